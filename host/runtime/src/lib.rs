@@ -1,0 +1,35 @@
+//! Portico's plugin runtime: the only crate that touches wasmtime.
+//!
+//! It loads WebAssembly components, checks their manifest and WIT version,
+//! compiles them once (cached on disk), and runs every call in a fresh,
+//! sandboxed instance with memory and time limits, outbound-HTTP policy,
+//! health counters and a circuit breaker. The rest of the host sees plain
+//! Rust types and typed errors.
+
+mod bindings;
+mod cache;
+mod engine;
+mod error;
+mod health;
+mod host_impl;
+pub mod manifest;
+mod outbound;
+mod plugin;
+mod registry;
+mod state;
+pub mod worlds;
+
+use std::sync::LazyLock;
+
+pub use engine::{Runtime, RuntimeConfig};
+pub use error::{CallError, FaultKind, LoadError};
+pub use health::{Health, HealthState};
+pub use host_impl::{KvBackend, MemoryKv};
+pub use manifest::{FailureMode, Manifest, ManifestError, World};
+pub use outbound::{AllowedHost, OutboundPolicy};
+pub use plugin::{Grant, Inspection, Origin, Plugin, PluginInfo};
+pub use registry::Registry;
+
+/// The version of the `portico:plugin` WIT package this host implements.
+pub static WIT_VERSION: LazyLock<semver::Version> =
+    LazyLock::new(|| semver::Version::new(0, 1, 0));

@@ -1,0 +1,464 @@
+//! A loaded plugin: its checked manifest, its grants, its pre-linked instance
+//! and its health, plus the machinery every call goes through.
+//!
+//! Loading refuses, with a message naming the file and the problem, anything
+//! that is not a component, lacks a manifest, targets another WIT version or
+//! does not fit its declared world. Calls get a fresh store, the plugin's
+//! memory and time limits, and attribution of every failure.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use wasmtime::Store;
+use wasmtime::component::Component;
+
+use crate::bindings;
+use crate::cache::{CacheOutcome, content_hash};
+use crate::engine::{EPOCH_TICK, Runtime, RuntimeInner};
+use crate::error::{CallError, FaultKind, LoadError};
+use crate::health::{Admission, Health, HealthTracker};
+use crate::host_impl::PluginContext;
+use crate::manifest::{self, Capabilities, FailureMode, Limits, Manifest, World};
+use crate::outbound::{AllowedHost, OutboundPolicy};
+use crate::state::CallState;
+use crate::worlds::PluginError;
+
+/// Where a plugin came from, for messages and the plugins page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum Origin {
+    /// Built into the binary.
+    Bundled(String),
+    /// A file in the plugins directory or given on the command line.
+    File(String),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Bundled(name) => write!(f, "bundled plugin {name}"),
+            Origin::File(path) => f.write_str(path),
+        }
+    }
+}
+
+/// What the operator grants one plugin instance (from `[plugins.<id>]`).
+#[derive(Debug, Clone, Default)]
+pub struct Grant {
+    /// The instance's configuration, handed to the plugin through `config-get`.
+    pub config: serde_json::Value,
+    /// Secrets by name, already resolved by the host.
+    pub secrets: BTreeMap<String, String>,
+    /// Outbound destinations; none: those the manifest asks for.
+    pub allowed_outbound_hosts: Option<Vec<String>>,
+    /// Whether private, loopback and link-local addresses may be reached.
+    pub allow_private_addresses: bool,
+    /// A lower memory limit than the manifest's, in MiB.
+    pub memory_mb: Option<u64>,
+    /// A lower or higher time limit than the manifest's, in ms (capped by the runtime).
+    pub time_ms: Option<u64>,
+}
+
+/// What `plugin inspect` shows of a component, without running it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    /// The manifest, when the component carries one.
+    pub manifest: Option<Manifest>,
+    /// The WIT version the plugin was built against.
+    pub wit_version: Option<String>,
+    /// Whether this host can load it, and if not, why.
+    pub compatible: Result<(), String>,
+    /// Top-level imports of the component.
+    pub imports: Vec<String>,
+    /// Top-level exports of the component.
+    pub exports: Vec<String>,
+    /// Size in bytes.
+    pub size: usize,
+    /// SHA-256, hex.
+    pub sha256: String,
+}
+
+/// A plugin as the host reports it (`GET /api/v1/plugins`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginInfo {
+    /// Its id.
+    pub id: String,
+    /// Its version.
+    pub version: String,
+    /// Its world.
+    pub world: World,
+    /// The WIT version it was built against.
+    pub wit_version: String,
+    /// One line about it.
+    pub description: String,
+    /// Who made it.
+    pub author: String,
+    /// Its licence.
+    pub license: String,
+    /// Where it came from.
+    pub origin: Origin,
+    /// Fail open or closed.
+    pub failure: FailureMode,
+    /// What its manifest asks for.
+    pub capabilities: Capabilities,
+    /// Outbound destinations actually granted.
+    pub granted_outbound_hosts: Vec<String>,
+    /// Limits actually applied per call.
+    pub limits: Limits,
+    /// SHA-256 of the component.
+    pub sha256: String,
+    /// Whether the compiled artifact came from the cache.
+    pub cache: CacheOutcome,
+    /// Its health.
+    pub health: Health,
+}
+
+pub(crate) enum WorldPre {
+    Connector(bindings::connector::GatewayConnectorPre<CallState>),
+    Renderer(bindings::renderer::DocsRendererPre<CallState>),
+    Widget(bindings::widget::AnalyticsWidgetPre<CallState>),
+    Billing(bindings::billing::BillingPre<CallState>),
+    Sandbox(bindings::sandbox::SandboxPre<CallState>),
+}
+
+/// A loaded plugin, ready for calls.
+pub struct Plugin {
+    pub(crate) manifest: Manifest,
+    pub(crate) origin: Origin,
+    pub(crate) wit_version: semver::Version,
+    pub(crate) pre: WorldPre,
+    pub(crate) context: Arc<PluginContext>,
+    pub(crate) health: HealthTracker,
+    pub(crate) runtime: Arc<RuntimeInner>,
+    sha256: String,
+    cache: CacheOutcome,
+    granted_hosts: Vec<String>,
+}
+
+/// The future a call body returns: the store back, and the plugin's own result or a fault.
+pub(crate) type CallFuture<'c, T> = Pin<
+    Box<dyn Future<Output = (Store<CallState>, wasmtime::Result<Result<T, PluginError>>)> + Send + 'c>,
+>;
+
+impl Runtime {
+    /// Reads a component's manifest, WIT version, imports and exports without running it.
+    pub fn inspect(&self, wasm: &[u8]) -> Result<Inspection, ManifestError> {
+        let sections = manifest::read_sections(wasm)?;
+        let manifest = sections.manifest.as_deref().map(Manifest::parse).transpose()?;
+        let (imports, exports) = top_level_names(wasm)?;
+        let compatible = match (&manifest, &sections.wit_version) {
+            (None, _) => Err(ManifestError::Missing.to_string()),
+            (Some(_), None) => Err("no `portico:wit-version` section".to_owned()),
+            (Some(m), Some(v)) => manifest::check_wit_version(v, &m.wit)
+                .map(drop)
+                .map_err(|e| e.to_string()),
+        };
+        Ok(Inspection {
+            manifest,
+            wit_version: sections.wit_version,
+            compatible,
+            imports,
+            exports,
+            size: wasm.len(),
+            sha256: content_hash(wasm),
+        })
+    }
+
+    /// Loads a plugin file; a `plugin.toml` beside it stands in for a missing manifest section.
+    pub fn load_file(&self, path: &Path, grant: &Grant) -> Result<Plugin, LoadError> {
+        let io = |source| LoadError::Io { path: path.display().to_string(), source };
+        let wasm = std::fs::read(path).map_err(io)?;
+        let sidecar = path.with_file_name("plugin.toml");
+        let sidecar = std::fs::read_to_string(&sidecar).ok();
+        self.load_with_manifest(&wasm, Origin::File(path.display().to_string()), grant, sidecar)
+    }
+
+    /// Loads a plugin from bytes.
+    pub fn load(&self, wasm: &[u8], origin: Origin, grant: &Grant) -> Result<Plugin, LoadError> {
+        self.load_with_manifest(wasm, origin, grant, None)
+    }
+
+    fn load_with_manifest(
+        &self,
+        wasm: &[u8],
+        origin: Origin,
+        grant: &Grant,
+        sidecar: Option<String>,
+    ) -> Result<Plugin, LoadError> {
+        let refuse = |source| LoadError::Manifest { origin: origin.to_string(), source };
+        let sections = manifest::read_sections(wasm).map_err(refuse)?;
+        let text = sections.manifest.or(sidecar).ok_or(ManifestError::Missing).map_err(refuse)?;
+        let manifest = Manifest::parse(&text).map_err(refuse)?;
+        let built = sections
+            .wit_version
+            .or_else(|| imported_wit_version(wasm))
+            .ok_or_else(|| ManifestError::Invalid("no `portico:wit-version` section".into()))
+            .map_err(refuse)?;
+        let wit_version = manifest::check_wit_version(&built, &manifest.wit).map_err(refuse)?;
+        let world = manifest.world();
+
+        let inner = &self.inner;
+        let sha256 = content_hash(wasm);
+        let compiled = match &inner.cache {
+            Some(cache) => cache.load_or_compile(&inner.engine, wasm, &sha256),
+            None => Component::new(&inner.engine, wasm)
+                .map(|c| (c, CacheOutcome::Compiled))
+                .map_err(anyhow::Error::from),
+        };
+        let (component, cache) = compiled.map_err(|e| LoadError::Compile {
+            origin: origin.to_string(),
+            reason: format!("{e:#}"),
+        })?;
+
+        let mismatch = |e: wasmtime::Error| LoadError::WorldMismatch {
+            origin: origin.to_string(),
+            world: world.to_string(),
+            reason: format!("{e:#}"),
+        };
+        let instance_pre = inner.linker.instantiate_pre(&component).map_err(mismatch)?;
+        let pre = match world {
+            World::GatewayConnector => {
+                WorldPre::Connector(bindings::connector::GatewayConnectorPre::new(instance_pre).map_err(mismatch)?)
+            }
+            World::DocsRenderer => {
+                WorldPre::Renderer(bindings::renderer::DocsRendererPre::new(instance_pre).map_err(mismatch)?)
+            }
+            World::AnalyticsWidget => {
+                WorldPre::Widget(bindings::widget::AnalyticsWidgetPre::new(instance_pre).map_err(mismatch)?)
+            }
+            World::Billing => {
+                WorldPre::Billing(bindings::billing::BillingPre::new(instance_pre).map_err(mismatch)?)
+            }
+            World::Sandbox => {
+                WorldPre::Sandbox(bindings::sandbox::SandboxPre::new(instance_pre).map_err(mismatch)?)
+            }
+        };
+
+        let config_error = |reason: String| LoadError::Config { origin: origin.to_string(), reason };
+        let granted_hosts = grant
+            .allowed_outbound_hosts
+            .clone()
+            .unwrap_or_else(|| manifest.capabilities.allowed_outbound_hosts.clone());
+        let allowed = granted_hosts
+            .iter()
+            .map(|h| AllowedHost::parse(h))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(config_error)?;
+        let cfg = &inner.config;
+        let limits = Limits {
+            memory_mb: grant.memory_mb.unwrap_or(manifest.limits.memory_mb).min(cfg.max_memory_mb),
+            time_ms: grant.time_ms.unwrap_or(manifest.limits.time_ms).min(cfg.max_time_ms),
+        };
+        let secrets = grant
+            .secrets
+            .iter()
+            .filter(|(name, _)| manifest.capabilities.secrets.contains(name))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let context = Arc::new(PluginContext {
+            id: manifest.id.clone(),
+            config: grant.config.clone(),
+            secrets,
+            kv: cfg.kv.clone(),
+            kv_quota_bytes: manifest.capabilities.kv_quota_bytes,
+            outbound: Arc::new(OutboundPolicy {
+                allowed,
+                allow_private_addresses: grant.allow_private_addresses,
+            }),
+            limits,
+        });
+        tracing::info!(plugin = %manifest.id, version = %manifest.version, %world, %origin, ?cache, "plugin loaded");
+        Ok(Plugin {
+            manifest,
+            origin,
+            wit_version,
+            pre,
+            context,
+            health: HealthTracker::new(),
+            runtime: inner.clone(),
+            sha256,
+            cache,
+            granted_hosts,
+        })
+    }
+}
+
+use crate::manifest::ManifestError;
+
+impl Plugin {
+    /// The plugin's id.
+    pub fn id(&self) -> &str {
+        &self.manifest.id
+    }
+
+    /// The world it serves.
+    pub fn world(&self) -> World {
+        self.manifest.world()
+    }
+
+    /// Its manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Its health now.
+    pub fn health(&self) -> Health {
+        self.health.snapshot()
+    }
+
+    /// Everything the host reports about it.
+    pub fn info(&self) -> PluginInfo {
+        let m = &self.manifest;
+        PluginInfo {
+            id: m.id.clone(),
+            version: m.version.to_string(),
+            world: m.world(),
+            wit_version: self.wit_version.to_string(),
+            description: m.description.clone(),
+            author: m.author.clone(),
+            license: m.license.clone(),
+            origin: self.origin.clone(),
+            failure: m.failure,
+            capabilities: m.capabilities.clone(),
+            granted_outbound_hosts: self.granted_hosts.clone(),
+            limits: self.context.limits,
+            sha256: self.sha256.clone(),
+            cache: self.cache,
+            health: self.health.snapshot(),
+        }
+    }
+
+    pub(crate) fn wrong_world(&self, wanted: World) -> CallError {
+        CallError::WrongWorld {
+            plugin: self.id().to_owned(),
+            world: self.world().to_string(),
+            wanted: wanted.to_string(),
+        }
+    }
+
+    /// Runs one call in a fresh store under the plugin's limits, and attributes its outcome.
+    pub(crate) async fn call<'c, T: Send>(
+        &'c self,
+        function: &'static str,
+        body: impl FnOnce(Store<CallState>) -> CallFuture<'c, T>,
+    ) -> Result<T, CallError> {
+        let plugin = self.id().to_owned();
+        if let Admission::Refused { faults, retry_in } = self.health.admit() {
+            self.health.record_refused();
+            return Err(CallError::CircuitOpen { plugin, faults, retry_in_s: retry_in.as_secs().max(1) });
+        }
+        let _permit = self.runtime.permits.acquire().await.map_err(|e| CallError::Host {
+            plugin: plugin.clone(),
+            message: e.to_string(),
+        })?;
+        let started = Instant::now();
+        let limit = self.context.time_limit();
+        let mut store = Store::new(&self.runtime.engine, CallState::new(self.context.clone()));
+        store.limiter(|state| &mut state.limits);
+        store.set_epoch_deadline(ticks(limit));
+        store.epoch_deadline_trap();
+
+        // The epoch stops guest code; the timer also stops a call parked on the host (a slow HTTP peer).
+        let outcome = tokio::time::timeout(limit + 2 * EPOCH_TICK, body(store)).await;
+        let result = match outcome {
+            Err(_elapsed) => Err(self.timeout(function)),
+            Ok((_, Ok(Ok(value)))) => Ok(value),
+            Ok((store, Ok(Err(error)))) => Err(self.plugin_failure(function, error, store.data())),
+            Ok((store, Err(fault))) => Err(self.classify(function, &fault, store.data())),
+        };
+        let elapsed = started.elapsed();
+        match &result {
+            Ok(_) => self.health.record(elapsed, Ok(())),
+            Err(e) => {
+                let kind = e.kind().unwrap_or(FaultKind::Trap);
+                tracing::warn!(plugin = %self.id(), function, error = %e, "plugin call failed");
+                self.health.record(elapsed, Err((kind, e.to_string())));
+            }
+        }
+        result
+    }
+
+    /// An error the plugin returned; a denied outbound request explains it best.
+    fn plugin_failure(&self, function: &str, error: PluginError, state: &CallState) -> CallError {
+        let plugin = self.id().to_owned();
+        let function = function.to_owned();
+        let denials = state.denials.lock().unwrap_or_else(|e| e.into_inner());
+        match denials.first() {
+            Some(reason) => CallError::Denied { plugin, function, reason: reason.clone() },
+            None => CallError::Plugin { plugin, function, error },
+        }
+    }
+
+    fn timeout(&self, function: &str) -> CallError {
+        CallError::Timeout {
+            plugin: self.id().to_owned(),
+            function: function.to_owned(),
+            limit_ms: self.context.limits.time_ms,
+        }
+    }
+
+    fn classify(&self, function: &str, fault: &wasmtime::Error, state: &CallState) -> CallError {
+        if state.limits.hit {
+            return CallError::OutOfMemory {
+                plugin: self.id().to_owned(),
+                function: function.to_owned(),
+                limit_mb: self.context.limits.memory_mb,
+            };
+        }
+        let trap = fault.chain().find_map(|e| e.downcast_ref::<wasmtime::Trap>()).copied();
+        if trap == Some(wasmtime::Trap::Interrupt) {
+            return self.timeout(function);
+        }
+        let mut message = match trap {
+            Some(trap) => trap.to_string(),
+            None => format!("{fault:#}"),
+        };
+        if let Some(words) = state.last_words() {
+            message = format!("{message}; it said: {words}");
+        }
+        CallError::Trap { plugin: self.id().to_owned(), function: function.to_owned(), message }
+    }
+}
+
+/// Epoch ticks that cover `limit`.
+fn ticks(limit: Duration) -> u64 {
+    (limit.as_micros() / EPOCH_TICK.as_micros()) as u64 + 1
+}
+
+/// The WIT version a component imports `portico:plugin/host` at, for plugins without the section.
+fn imported_wit_version(wasm: &[u8]) -> Option<String> {
+    let (imports, _) = top_level_names(wasm).ok()?;
+    imports.iter().find_map(|name| {
+        name.strip_prefix("portico:plugin/host@").map(str::to_owned)
+    })
+}
+
+/// The names of a component's top-level imports and exports.
+fn top_level_names(wasm: &[u8]) -> Result<(Vec<String>, Vec<String>), ManifestError> {
+    use wasmparser::{Parser, Payload};
+    let (mut imports, mut exports, mut depth) = (Vec::new(), Vec::new(), 0usize);
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.map_err(|e| ManifestError::NotAComponent(e.to_string()))? {
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+            Payload::End(_) => depth = depth.saturating_sub(1),
+            Payload::ComponentImportSection(section) if depth == 0 => {
+                for import in section {
+                    let import = import.map_err(|e| ManifestError::NotAComponent(e.to_string()))?;
+                    imports.push(import.name.0.to_owned());
+                }
+            }
+            Payload::ComponentExportSection(section) if depth == 0 => {
+                for export in section {
+                    let export = export.map_err(|e| ManifestError::NotAComponent(e.to_string()))?;
+                    exports.push(export.name.0.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok((imports, exports))
+}

@@ -1,0 +1,237 @@
+//! The server's configuration: `portico.toml`, then `PORTICO_*` variables, then flags.
+//!
+//! Every field has a default that works, so `portico serve` runs with no file
+//! at all; an unknown key is an error that names it, so a typo never passes
+//! silently. Secrets are referenced (`env:VAR`, `file:/path`), never inlined
+//! in logs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+use crate::branding::Branding;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: String,
+    /// Directory for the database and the compiled-plugin cache.
+    pub data_dir: PathBuf,
+    /// Directory scanned for `.wasm` plugins; default: `<data_dir>/plugins`.
+    pub plugins_dir: Option<PathBuf>,
+    /// Seed demo content at start.
+    pub demo: bool,
+    /// Log format: `text` or `json`.
+    pub log_format: LogFormat,
+    /// The portal's look.
+    pub branding: Branding,
+    /// Limits that apply to every plugin.
+    pub runtime: RuntimeSettings,
+    /// Per-plugin grants and configuration, by plugin id.
+    pub plugins: BTreeMap<String, PluginSettings>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("portico-data"),
+            plugins_dir: None,
+            demo: false,
+            log_format: LogFormat::Text,
+            branding: Branding::default(),
+            runtime: RuntimeSettings::default(),
+            plugins: BTreeMap::new(),
+        }
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Limits that cap every plugin, whatever its manifest asks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeSettings {
+    /// Plugin calls that may run at once; more wait in a queue.
+    pub max_concurrent_calls: u32,
+    /// The most memory any plugin may use, in MiB.
+    pub max_memory_mb: u64,
+    /// The longest any plugin call may take, in milliseconds.
+    pub max_time_ms: u64,
+}
+
+impl Default for RuntimeSettings {
+    fn default() -> Self {
+        RuntimeSettings { max_concurrent_calls: 64, max_memory_mb: 512, max_time_ms: 60_000 }
+    }
+}
+
+/// What the operator grants one plugin (`[plugins.<id>]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginSettings {
+    /// Outbound destinations (`scheme://host[:port]`); replaces the manifest's list.
+    pub allowed_outbound_hosts: Option<Vec<String>>,
+    /// Whether the plugin may reach private, loopback and link-local addresses.
+    pub allow_private_addresses: bool,
+    /// Memory limit in MiB (capped by `runtime.max_memory_mb`).
+    pub memory_mb: Option<u64>,
+    /// Time limit per call in ms (capped by `runtime.max_time_ms`).
+    pub time_ms: Option<u64>,
+    /// The plugin's own configuration.
+    pub config: toml::Table,
+    /// Secrets by name: `env:VARIABLE` or `file:/path`.
+    pub secrets: BTreeMap<String, String>,
+}
+
+impl PluginSettings {
+    /// Turns the settings into the runtime's grant, resolving secret references.
+    pub fn grant(&self, id: &str) -> anyhow::Result<portico_runtime::Grant> {
+        let secrets = self
+            .secrets
+            .iter()
+            .map(|(name, reference)| {
+                resolve_secret(reference)
+                    .with_context(|| format!("plugins.{id}.secrets.{name}"))
+                    .map(|value| (name.clone(), value))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(portico_runtime::Grant {
+            config: serde_json::to_value(&self.config)?,
+            secrets,
+            allowed_outbound_hosts: self.allowed_outbound_hosts.clone(),
+            allow_private_addresses: self.allow_private_addresses,
+            memory_mb: self.memory_mb,
+            time_ms: self.time_ms,
+        })
+    }
+}
+
+/// Reads a secret reference; the value itself never appears in errors.
+fn resolve_secret(reference: &str) -> anyhow::Result<String> {
+    if let Some(var) = reference.strip_prefix("env:") {
+        std::env::var(var).with_context(|| format!("environment variable {var} is not set"))
+    } else if let Some(path) = reference.strip_prefix("file:") {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
+        Ok(text.trim_end().to_owned())
+    } else {
+        anyhow::bail!("a secret must be `env:VARIABLE` or `file:/path`, not an inline value")
+    }
+}
+
+/// Values from the environment and the command line, which win over the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen` / `PORTICO_LISTEN`.
+    pub listen: Option<String>,
+    /// `--data-dir` / `PORTICO_DATA_DIR`.
+    pub data_dir: Option<PathBuf>,
+    /// `--plugins-dir` / `PORTICO_PLUGINS_DIR`.
+    pub plugins_dir: Option<PathBuf>,
+    /// `--demo`.
+    pub demo: bool,
+}
+
+impl Config {
+    /// Reads `file` (or `./portico.toml` when it exists), then applies the overrides.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Config> {
+        let default_file = Path::new("portico.toml");
+        let file = file.or_else(|| default_file.exists().then_some(default_file));
+        let mut config = match file {
+            Some(path) => Config::parse(
+                &std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?,
+            )
+            .with_context(|| format!("{}", path.display()))?,
+            None => Config::default(),
+        };
+        if let Some(listen) = overrides.listen {
+            config.listen = listen;
+        }
+        if let Some(dir) = overrides.data_dir {
+            config.data_dir = dir;
+        }
+        if let Some(dir) = overrides.plugins_dir {
+            config.plugins_dir = Some(dir);
+        }
+        config.demo |= overrides.demo;
+        Ok(config)
+    }
+
+    /// Parses a configuration file's text.
+    pub fn parse(text: &str) -> anyhow::Result<Config> {
+        toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))
+    }
+
+    /// The directory scanned for plugins.
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.plugins_dir.clone().unwrap_or_else(|| self.data_dir.join("plugins"))
+    }
+
+    /// The database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("portico.db")
+    }
+
+    /// Where compiled plugins are cached.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.data_dir.join("cache")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_working_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert_eq!(c.plugins_dir(), PathBuf::from("portico-data/plugins"));
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Config::parse("lisen = \"x\"").unwrap_err().to_string();
+        assert!(err.contains("lisen"), "{err}");
+        let err = Config::parse("[plugins.x]\nmemory = 3").unwrap_err().to_string();
+        assert!(err.contains("memory"), "{err}");
+    }
+
+    #[test]
+    fn overrides_win_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("portico.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:1\"\ndata_dir = \"/srv\"").unwrap();
+        let c = Config::load(
+            Some(&file),
+            Overrides { listen: Some("127.0.0.1:0".into()), ..Default::default() },
+        )
+        .unwrap();
+        assert_eq!(c.listen, "127.0.0.1:0");
+        assert_eq!(c.data_dir, PathBuf::from("/srv"));
+    }
+
+    #[test]
+    fn inline_secrets_are_refused_without_echoing_them() {
+        let s = PluginSettings {
+            secrets: [("token".to_owned(), "hunter2".to_owned())].into(),
+            ..Default::default()
+        };
+        let err = format!("{:#}", s.grant("p").unwrap_err());
+        assert!(err.contains("plugins.p.secrets.token") && !err.contains("hunter2"), "{err}");
+    }
+}
