@@ -1,1 +1,21 @@
-//! placeholder
+//! Portico, the API developer portal: configuration, start-up, routes and pages.
+//!
+//! The binary (`portico`) is a thin CLI over this library; tests start the
+//! same [`Server`] on port 0 with a temporary data directory.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod branding;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod loader;
+pub mod problem;
+pub mod server;
+pub mod state;
+pub mod ui;
+
+pub use config::Config;
+pub use server::{Server, app};
+pub use state::AppState;

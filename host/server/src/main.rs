@@ -1,1 +1,7 @@
-fn main(){}
+//! The `portico` command.
+
+#![forbid(unsafe_code)]
+
+fn main() -> std::process::ExitCode {
+    portico::cli::main()
+}

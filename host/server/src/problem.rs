@@ -1,0 +1,78 @@
+//! Errors as RFC 9457 problem details (`application/problem+json`).
+//!
+//! Internal error text never reaches clients: it is logged with the request's
+//! context where it happens, and the client gets a stable message.
+
+use axum::Json;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// An error a handler returns.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The resource does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The service cannot answer now.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Something failed inside; details are in the log.
+    #[error("internal error")]
+    Internal,
+}
+
+/// The problem+json body.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    /// A URI naming the problem type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the problem type.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What happened in this case.
+    pub detail: String,
+}
+
+impl ApiError {
+    /// Logs an internal failure and hides it from the client.
+    pub fn internal(error: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %error, "request failed");
+        ApiError::Internal
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
+            ApiError::Unavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable")
+            }
+            ApiError::Internal => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, slug, title) = self.parts();
+        let detail = match &self {
+            ApiError::Internal => "The server failed to handle the request; it has been logged.".into(),
+            other => other.to_string(),
+        };
+        let body = Problem {
+            kind: format!("https://portico.dev/problems/{slug}"),
+            title: title.into(),
+            status: status.as_u16(),
+            detail,
+        };
+        (status, [(header::CONTENT_TYPE, "application/problem+json")], Json(body)).into_response()
+    }
+}

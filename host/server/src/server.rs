@@ -1,0 +1,164 @@
+//! Starting and stopping the portal: database, plugins, routes, listener.
+//!
+//! `start` does every check before it binds, so a bad configuration, database
+//! or plugin stops the start with one clear message; `app` builds the router
+//! alone, so tests can call it without a socket.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use portico_catalog::{Database, SqliteKv};
+use portico_runtime::{KvBackend, Runtime, RuntimeConfig};
+use tokio::sync::oneshot;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::problem::ApiError;
+use crate::state::AppState;
+use crate::{api, demo, loader, ui};
+
+/// Builds the whole application router.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(api::router())
+        .merge(ui::router())
+        .fallback(|| async { ApiError::NotFound("no such page or endpoint".into()) })
+        .with_state(state)
+        .layer(middleware::from_fn(record_request))
+        .layer(CatchPanicLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Counts requests and their latency by route and status.
+async fn record_request(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("route", route), ("method", method), ("status", status)];
+    metrics::counter!("portico_http_requests_total", &labels).increment(1);
+    metrics::histogram!("portico_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// The process-wide Prometheus recorder (a process can start several servers in tests).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (an embedding app); then ours only renders.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Plugin kv storage in the portal database.
+struct DbKv(SqliteKv);
+
+impl KvBackend for DbKv {
+    fn get(&self, plugin: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self.0.get(plugin, key)?)
+    }
+    fn set(&self, plugin: &str, key: &str, value: &[u8]) -> anyhow::Result<()> {
+        Ok(self.0.set(plugin, key, value)?)
+    }
+    fn delete(&self, plugin: &str, key: &str) -> anyhow::Result<()> {
+        Ok(self.0.delete(plugin, key)?)
+    }
+    fn list(&self, plugin: &str, prefix: &str) -> anyhow::Result<Vec<String>> {
+        Ok(self.0.list(plugin, prefix)?)
+    }
+    fn usage(&self, plugin: &str) -> anyhow::Result<u64> {
+        Ok(self.0.usage(plugin)?)
+    }
+}
+
+/// Opens the database and the runtime, and loads every plugin: all the checks of a start.
+pub fn prepare(config: Config) -> anyhow::Result<AppState> {
+    let db = Database::open(&config.database_path())?;
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(config.cache_dir()),
+        max_concurrent_calls: config.runtime.max_concurrent_calls,
+        max_memory_mb: config.runtime.max_memory_mb,
+        max_time_ms: config.runtime.max_time_ms,
+        kv: Arc::new(DbKv(SqliteKv::new(db.clone()))),
+    })
+    .context("cannot start the plugin runtime")?;
+    let plugins = loader::load_all(&runtime, &config)?;
+    if config.demo {
+        demo::seed(&db).context("cannot seed the demo content")?;
+    }
+    Ok(AppState::new(config, db, runtime, plugins, metrics_handle()))
+}
+
+/// A running server.
+pub struct Server {
+    /// The address it listens on (with the real port when 0 was asked for).
+    pub addr: SocketAddr,
+    /// Its state, for tests and embedding.
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Prepares everything, binds the listener and starts serving.
+    pub async fn start(config: Config) -> anyhow::Result<Server> {
+        let listen = config.listen.clone();
+        let state = tokio::task::spawn_blocking(move || prepare(config)).await??;
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = app(state.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        state.set_ready();
+        tracing::info!(%addr, plugins = state.plugins().len(), "portal ready");
+        Ok(Server { addr, state, shutdown: Some(tx), task })
+    }
+
+    /// Stops accepting connections, lets requests in flight finish (up to `grace`), then returns.
+    pub async fn shutdown(mut self, grace: Duration) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match tokio::time::timeout(grace, &mut self.task).await {
+            Ok(joined) => Ok(joined??),
+            Err(_) => {
+                self.task.abort();
+                Ok(())
+            }
+        }
+    }
+
+    /// Serves until the task ends (it does not, unless shut down).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        Ok(self.task.await??)
+    }
+}
