@@ -1,1 +1,98 @@
-//! fixtures
+//! Shared by the end-to-end tests and the benchmarks: the built guest
+//! components, and `spawn_app`, which starts the real server on port 0 with a
+//! fresh temporary data directory.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use portico::config::PluginSettings;
+use portico::{Config, Server};
+use tempfile::TempDir;
+
+/// Paths of the components built from `tests/fixtures/` and `examples/`.
+pub mod guests {
+    include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+}
+
+/// A server running for one test, with its own data directory.
+pub struct TestApp {
+    /// The real server.
+    pub server: Server,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// An HTTP client.
+    pub client: reqwest::Client,
+    /// The data directory (deleted when the app is dropped).
+    pub data_dir: TempDir,
+}
+
+impl TestApp {
+    /// GETs a path and returns the response.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.base)).send().await.expect("request")
+    }
+
+    /// A loaded plugin by id.
+    pub fn plugin(&self, id: &str) -> std::sync::Arc<portico_runtime::Plugin> {
+        self.server.state.plugins().get(id).unwrap_or_else(|| panic!("plugin {id} is not loaded"))
+    }
+}
+
+/// What a test wants installed and configured.
+#[derive(Default)]
+pub struct AppSpec {
+    /// Components copied into the plugins directory.
+    pub plugins: Vec<&'static str>,
+    /// `[plugins.<id>]` settings.
+    pub settings: Vec<(&'static str, PluginSettings)>,
+    /// Start with demo content.
+    pub demo: bool,
+}
+
+/// A fresh configuration on port 0 with a temporary data directory.
+pub fn test_config(data_dir: &Path) -> Config {
+    Config {
+        listen: "127.0.0.1:0".into(),
+        data_dir: data_dir.to_owned(),
+        plugins_dir: Some(data_dir.join("plugins")),
+        ..Config::default()
+    }
+}
+
+/// Starts the real server with the given plugins installed.
+pub async fn spawn_app(spec: AppSpec) -> TestApp {
+    try_spawn_app(spec).await.expect("server starts")
+}
+
+/// Starts the real server, returning the start-up error if there is one.
+pub async fn try_spawn_app(spec: AppSpec) -> anyhow::Result<TestApp> {
+    let data_dir = tempfile::tempdir().expect("temporary directory");
+    let mut config = test_config(data_dir.path());
+    install(&config.plugins_dir(), &spec.plugins);
+    config.demo = spec.demo;
+    config.plugins = spec.settings.into_iter().map(|(id, s)| (id.to_owned(), s)).collect();
+    let server = Server::start(config).await?;
+    let base = format!("http://{}", server.addr);
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+    Ok(TestApp { server, base, client, data_dir })
+}
+
+/// Copies components into a plugins directory.
+pub fn install(plugins_dir: &Path, components: &[&str]) {
+    std::fs::create_dir_all(plugins_dir).expect("plugins directory");
+    for component in components {
+        let name = Path::new(component).file_name().expect("a file name");
+        std::fs::copy(component, plugins_dir.join(name)).expect("copying a component");
+    }
+}
+
+/// The `portico` binary built next to this test.
+pub fn portico_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let bin = exe
+        .ancestors()
+        .map(|dir| dir.join("portico"))
+        .find(|candidate| candidate.is_file())
+        .expect("the portico binary (cargo builds it with the workspace)");
+    bin
+}
