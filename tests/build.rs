@@ -7,7 +7,10 @@ use std::path::PathBuf;
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let repo = manifest_dir.join("..").canonicalize().expect("repository root");
+    let repo = manifest_dir
+        .join("..")
+        .canonicalize()
+        .expect("repository root");
     let target = repo.join("target/guests");
     let watch = [repo.join("plugin-sdk"), repo.join("wit")];
     let watch: Vec<_> = watch.iter().map(PathBuf::as_path).collect();
@@ -19,7 +22,8 @@ fn main() {
         for guest in guests {
             let constant = guest.name.to_uppercase().replace('-', "_");
             writeln!(code, "/// The `{}` component.", guest.name).expect("writing to a String");
-            writeln!(code, "pub const {constant}: &str = {:?};", guest.wasm).expect("writing to a String");
+            writeln!(code, "pub const {constant}: &str = {:?};", guest.wasm)
+                .expect("writing to a String");
         }
     }
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));

@@ -29,12 +29,20 @@ pub struct TestApp {
 impl TestApp {
     /// GETs a path and returns the response.
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(format!("{}{path}", self.base)).send().await.expect("request")
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request")
     }
 
     /// A loaded plugin by id.
     pub fn plugin(&self, id: &str) -> std::sync::Arc<portico_runtime::Plugin> {
-        self.server.state.plugins().get(id).unwrap_or_else(|| panic!("plugin {id} is not loaded"))
+        self.server
+            .state
+            .plugins()
+            .get(id)
+            .unwrap_or_else(|| panic!("plugin {id} is not loaded"))
     }
 }
 
@@ -70,11 +78,22 @@ pub async fn try_spawn_app(spec: AppSpec) -> anyhow::Result<TestApp> {
     let mut config = test_config(data_dir.path());
     install(&config.plugins_dir(), &spec.plugins);
     config.demo = spec.demo;
-    config.plugins = spec.settings.into_iter().map(|(id, s)| (id.to_owned(), s)).collect();
+    config.plugins = spec
+        .settings
+        .into_iter()
+        .map(|(id, s)| (id.to_owned(), s))
+        .collect();
     let server = Server::start(config).await?;
     let base = format!("http://{}", server.addr);
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
-    Ok(TestApp { server, base, client, data_dir })
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    Ok(TestApp {
+        server,
+        base,
+        client,
+        data_dir,
+    })
 }
 
 /// Copies components into a plugins directory.
@@ -89,10 +108,8 @@ pub fn install(plugins_dir: &Path, components: &[&str]) {
 /// The `portico` binary built next to this test.
 pub fn portico_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable");
-    let bin = exe
-        .ancestors()
+    exe.ancestors()
         .map(|dir| dir.join("portico"))
         .find(|candidate| candidate.is_file())
-        .expect("the portico binary (cargo builds it with the workspace)");
-    bin
+        .expect("the portico binary (cargo builds it with the workspace)")
 }

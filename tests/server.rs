@@ -11,7 +11,12 @@ async fn health_readiness_and_metrics_answer() {
     assert_eq!(ready.status(), 200);
 
     let metrics = app.get("/metrics").await;
-    assert!(metrics.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
     let text = metrics.text().await.unwrap();
     assert!(text.contains("portico_http_requests_total"), "{text}");
     assert!(text.contains("portico_plugins_loaded"), "{text}");
@@ -22,7 +27,10 @@ async fn unknown_routes_get_problem_json() {
     let app = spawn_app(AppSpec::default()).await;
     let response = app.get("/api/v1/nothing-here").await;
     assert_eq!(response.status(), 404);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
     let problem: serde_json::Value = response.json().await.unwrap();
     assert_eq!(problem["status"], 404);
     assert!(problem["type"].as_str().unwrap().ends_with("/not-found"));
@@ -30,15 +38,29 @@ async fn unknown_routes_get_problem_json() {
     let response = app.get("/api/v1/plugins/no-such-plugin").await;
     assert_eq!(response.status(), 404);
     let problem: serde_json::Value = response.json().await.unwrap();
-    assert!(problem["detail"].as_str().unwrap().contains("no-such-plugin"));
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-plugin")
+    );
 }
 
 #[tokio::test]
 async fn plugins_api_lists_bundled_and_installed_plugins_with_their_contract() {
-    let app = spawn_app(AppSpec { plugins: vec![guests::HELLO_CONNECTOR], ..Default::default() }).await;
+    let app = spawn_app(AppSpec {
+        plugins: vec![guests::HELLO_CONNECTOR],
+        ..Default::default()
+    })
+    .await;
     let plugins: serde_json::Value = app.get("/api/v1/plugins").await.json().await.unwrap();
     let plugins = plugins.as_array().unwrap();
-    let find = |id: &str| plugins.iter().find(|p| p["id"] == id).unwrap_or_else(|| panic!("{id} listed"));
+    let find = |id: &str| {
+        plugins
+            .iter()
+            .find(|p| p["id"] == id)
+            .unwrap_or_else(|| panic!("{id} listed"))
+    };
 
     let bundled = find("connector-openapi");
     assert_eq!(bundled["origin"]["kind"], "bundled");
@@ -52,20 +74,35 @@ async fn plugins_api_lists_bundled_and_installed_plugins_with_their_contract() {
     assert!(hello["limits"]["time_ms"].as_u64().unwrap() > 0);
     assert!(hello["capabilities"].is_object());
 
-    let one: serde_json::Value = app.get("/api/v1/plugins/hello-connector").await.json().await.unwrap();
+    let one: serde_json::Value = app
+        .get("/api/v1/plugins/hello-connector")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(one["id"], "hello-connector");
 }
 
 #[tokio::test]
 async fn the_tutorial_connector_runs_and_keeps_its_count_in_the_database() {
-    let app = spawn_app(AppSpec { plugins: vec![guests::HELLO_CONNECTOR], ..Default::default() }).await;
+    let app = spawn_app(AppSpec {
+        plugins: vec![guests::HELLO_CONNECTOR],
+        ..Default::default()
+    })
+    .await;
     let plugin = app.plugin("hello-connector");
     let first = plugin.discover(None).await.unwrap();
     let second = plugin.discover(None).await.unwrap();
     assert_eq!(first.apis[0].name, "hello");
-    assert_ne!(first.apis[0].description, second.apis[0].description, "the kv count moves");
+    assert_ne!(
+        first.apis[0].description, second.apis[0].description,
+        "the kv count moves"
+    );
     let kv = portico_catalog::SqliteKv::new(app.server.state.db().clone());
-    assert_eq!(kv.get("hello-connector", "calls").unwrap().as_deref(), Some(&b"2"[..]));
+    assert_eq!(
+        kv.get("hello-connector", "calls").unwrap().as_deref(),
+        Some(&b"2"[..])
+    );
 }
 
 #[tokio::test]
@@ -77,7 +114,10 @@ async fn bundled_openapi_connector_discovers_apis_from_a_spec_server() {
         "servers": [{ "url": "https://pets.example.com/v1" }],
         "paths": {}
     });
-    let router = axum::Router::new().route("/petstore.json", get(move || async move { axum::Json(spec) }));
+    let router = axum::Router::new().route(
+        "/petstore.json",
+        get(move || async move { axum::Json(spec) }),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
@@ -85,20 +125,38 @@ async fn bundled_openapi_connector_discovers_apis_from_a_spec_server() {
     let settings = portico::config::PluginSettings {
         allowed_outbound_hosts: Some(vec![format!("http://127.0.0.1:{}", addr.port())]),
         allow_private_addresses: true,
-        config: crate::hostile::toml_table(&format!("urls = [\"http://127.0.0.1:{}/petstore.json\"]", addr.port())),
+        config: crate::hostile::toml_table(&format!(
+            "urls = [\"http://127.0.0.1:{}/petstore.json\"]",
+            addr.port()
+        )),
         ..Default::default()
     };
-    let app = spawn_app(AppSpec { settings: vec![("connector-openapi", settings)], ..Default::default() }).await;
-    let page = app.plugin("connector-openapi").discover(None).await.unwrap();
+    let app = spawn_app(AppSpec {
+        settings: vec![("connector-openapi", settings)],
+        ..Default::default()
+    })
+    .await;
+    let page = app
+        .plugin("connector-openapi")
+        .discover(None)
+        .await
+        .unwrap();
     let api = &page.apis[0];
     assert_eq!(api.title.as_deref(), Some("Pet Store"));
     assert_eq!(api.version.as_deref(), Some("1.2.0"));
-    assert_eq!(api.environments[0].base_urls, ["https://pets.example.com/v1"]);
+    assert_eq!(
+        api.environments[0].base_urls,
+        ["https://pets.example.com/v1"]
+    );
 }
 
 #[tokio::test]
 async fn demo_content_is_seeded_once() {
-    let app = spawn_app(AppSpec { demo: true, ..Default::default() }).await;
+    let app = spawn_app(AppSpec {
+        demo: true,
+        ..Default::default()
+    })
+    .await;
     let apis = app.server.state.db().list_apis().unwrap();
     assert!(apis.len() >= 3, "{apis:?}");
     portico::demo::seed(app.server.state.db()).unwrap();

@@ -31,8 +31,15 @@ async fn connector_uses_config_secrets_kv_and_granted_outbound_http() {
     let settings = PluginSettings {
         allowed_outbound_hosts: Some(vec![format!("http://127.0.0.1:{}", addr.port())]),
         allow_private_addresses: true,
-        config: toml_table(&format!("api_name = \"orders\"\nbase_url = \"http://127.0.0.1:{}\"", addr.port())),
-        secrets: [("token".to_owned(), format!("file:{}", secret_file.display()))].into(),
+        config: toml_table(&format!(
+            "api_name = \"orders\"\nbase_url = \"http://127.0.0.1:{}\"",
+            addr.port()
+        )),
+        secrets: [(
+            "token".to_owned(),
+            format!("file:{}", secret_file.display()),
+        )]
+        .into(),
         ..Default::default()
     };
     let app = spawn_app(AppSpec {
@@ -52,21 +59,38 @@ async fn connector_uses_config_secrets_kv_and_granted_outbound_http() {
     assert_eq!(api.title.as_deref(), Some("pong from peer"));
     let description = api.description.clone().unwrap_or_default();
     assert!(description.contains("token has 12 chars"), "{description}");
-    assert!(!description.contains("s3cret"), "the secret itself never leaves: {description}");
+    assert!(
+        !description.contains("s3cret"),
+        "the secret itself never leaves: {description}"
+    );
 
     // The kv counter persists across calls (fresh instances, shared storage).
     let second = plugin.discover(None).await.unwrap();
     assert_ne!(first.apis[0].description, second.apis[0].description);
 
-    let spec = plugin.fetch_spec("echo", None).await.unwrap().expect("a spec");
+    let spec = plugin
+        .fetch_spec("echo", None)
+        .await
+        .unwrap()
+        .expect("a spec");
     assert_eq!(spec.format, SpecFormat::Openapi31);
 }
 
 #[tokio::test]
 async fn renderer_turns_a_spec_into_html_and_markdown() {
-    let app = spawn_app(AppSpec { plugins: vec![guests::FIXTURE_RENDERER], ..Default::default() }).await;
+    let app = spawn_app(AppSpec {
+        plugins: vec![guests::FIXTURE_RENDERER],
+        ..Default::default()
+    })
+    .await;
     let plugin = app.plugin("fixture-renderer");
-    assert!(plugin.renderer_formats().await.unwrap().contains(&SpecFormat::Openapi31));
+    assert!(
+        plugin
+            .renderer_formats()
+            .await
+            .unwrap()
+            .contains(&SpecFormat::Openapi31)
+    );
     let spec = SpecDocument {
         format: SpecFormat::Openapi31,
         media_type: "application/json".into(),
@@ -88,7 +112,11 @@ async fn renderer_turns_a_spec_into_html_and_markdown() {
 
 #[tokio::test]
 async fn widget_describes_itself_and_renders_svg() {
-    let app = spawn_app(AppSpec { plugins: vec![guests::FIXTURE_WIDGET], ..Default::default() }).await;
+    let app = spawn_app(AppSpec {
+        plugins: vec![guests::FIXTURE_WIDGET],
+        ..Default::default()
+    })
+    .await;
     let plugin = app.plugin("fixture-widget");
     let widgets = plugin.describe_widgets().await.unwrap();
     assert_eq!(widgets[0].id, "calls");
@@ -97,7 +125,12 @@ async fn widget_describes_itself_and_renders_svg() {
         series: vec![widget::Series {
             metric: widget::Metric::Calls,
             label: String::new(),
-            points: (0..3).map(|i| widget::Point { at: i * 60_000, value: i as f64 }).collect(),
+            points: (0..3)
+                .map(|i| widget::Point {
+                    at: i * 60_000,
+                    value: i as f64,
+                })
+                .collect(),
         }],
         quota_limit: None,
         theme: theme(),
@@ -112,7 +145,11 @@ async fn widget_describes_itself_and_renders_svg() {
 
 #[tokio::test]
 async fn billing_rates_usage_beyond_the_included_calls() {
-    let app = spawn_app(AppSpec { plugins: vec![guests::FIXTURE_BILLING], ..Default::default() }).await;
+    let app = spawn_app(AppSpec {
+        plugins: vec![guests::FIXTURE_BILLING],
+        ..Default::default()
+    })
+    .await;
     let plugin = app.plugin("fixture-billing");
     let plans = plugin.billing_plans().await.unwrap();
     assert_eq!(plans[0].id, "flat");
@@ -121,7 +158,12 @@ async fn billing_rates_usage_beyond_the_included_calls() {
         app_id: "app-1".into(),
         period_start: 0,
         period_end: 86_400_000,
-        usage: vec![billing::UsageLine { api: "api:default/orders".into(), operation: None, calls: 1_500, errors: 3 }],
+        usage: vec![billing::UsageLine {
+            api: "api:default/orders".into(),
+            operation: None,
+            calls: 1_500,
+            errors: 3,
+        }],
     };
     let lines = plugin.rate(&request).await.unwrap();
     let total: i64 = lines.iter().map(|l| l.amount.minor_units).sum();
@@ -131,7 +173,11 @@ async fn billing_rates_usage_beyond_the_included_calls() {
 
 #[tokio::test]
 async fn sandbox_answers_and_enforces_authentication() {
-    let app = spawn_app(AppSpec { plugins: vec![guests::FIXTURE_SANDBOX], ..Default::default() }).await;
+    let app = spawn_app(AppSpec {
+        plugins: vec![guests::FIXTURE_SANDBOX],
+        ..Default::default()
+    })
+    .await;
     let plugin = app.plugin("fixture-sandbox");
     let request = |authenticated| sandbox::SandboxRequest {
         api: "api:default/pets".into(),
@@ -153,13 +199,31 @@ async fn sandbox_answers_and_enforces_authentication() {
     let ok = plugin.sandbox_handle(&request(true)).await.unwrap();
     assert_eq!(ok.status, 200);
     assert!(String::from_utf8_lossy(&ok.body).contains("/pets/7"));
-    assert_eq!(plugin.sandbox_handle(&request(false)).await.unwrap().status, 401);
-    plugin.sandbox_reset("api:default/pets", "dev-1").await.unwrap();
+    assert_eq!(
+        plugin.sandbox_handle(&request(false)).await.unwrap().status,
+        401
+    );
+    plugin
+        .sandbox_reset("api:default/pets", "dev-1")
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn calling_a_function_of_another_world_is_a_typed_error() {
-    let app = spawn_app(AppSpec { plugins: vec![guests::FIXTURE_WIDGET], ..Default::default() }).await;
-    let err = app.plugin("fixture-widget").discover(None).await.unwrap_err();
-    assert!(err.to_string().contains("serves `analytics-widget`, not `gateway-connector`"), "{err}");
+    let app = spawn_app(AppSpec {
+        plugins: vec![guests::FIXTURE_WIDGET],
+        ..Default::default()
+    })
+    .await;
+    let err = app
+        .plugin("fixture-widget")
+        .discover(None)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("serves `analytics-widget`, not `gateway-connector`"),
+        "{err}"
+    );
 }

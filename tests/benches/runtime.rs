@@ -27,7 +27,9 @@ fn plugin_call(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
     let wasm = std::fs::read(guests::FIXTURE_RENDERER).unwrap();
-    let plugin = runtime.load(&wasm, Origin::File("fixture".into()), &Grant::default()).unwrap();
+    let plugin = runtime
+        .load(&wasm, Origin::File("fixture".into()), &Grant::default())
+        .unwrap();
     let spec = SpecDocument {
         format: SpecFormat::Openapi31,
         media_type: "text/plain".into(),
@@ -45,11 +47,18 @@ fn plugin_call(c: &mut Criterion) {
 
 fn component_load(c: &mut Criterion) {
     let wasm = std::fs::read(guests::HELLO_CONNECTOR).unwrap();
-    let cold = Runtime::new(RuntimeConfig { max_concurrent_calls: 4, ..RuntimeConfig::default() }).unwrap();
+    let cold = Runtime::new(RuntimeConfig {
+        max_concurrent_calls: 4,
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
     let mut group = c.benchmark_group("load hello-connector");
     group.sample_size(20);
     group.bench_function("cold (compile)", |b| {
-        b.iter(|| cold.load(&wasm, Origin::File("hello".into()), &Grant::default()).unwrap())
+        b.iter(|| {
+            cold.load(&wasm, Origin::File("hello".into()), &Grant::default())
+                .unwrap()
+        })
     });
     let cache = tempfile::tempdir().unwrap();
     let cached = Runtime::new(RuntimeConfig {
@@ -58,9 +67,15 @@ fn component_load(c: &mut Criterion) {
         ..RuntimeConfig::default()
     })
     .unwrap();
-    cached.load(&wasm, Origin::File("hello".into()), &Grant::default()).unwrap();
+    cached
+        .load(&wasm, Origin::File("hello".into()), &Grant::default())
+        .unwrap();
     group.bench_function("from the cache", |b| {
-        b.iter(|| cached.load(&wasm, Origin::File("hello".into()), &Grant::default()).unwrap())
+        b.iter(|| {
+            cached
+                .load(&wasm, Origin::File("hello".into()), &Grant::default())
+                .unwrap()
+        })
     });
     group.finish();
 }
@@ -71,7 +86,14 @@ fn startup(c: &mut Criterion) {
     let config = portico_tests::test_config(data.path());
     portico_tests::install(&config.plugins_dir(), &[guests::HELLO_CONNECTOR]);
     // Warm the compiled-component cache, as every start after the first finds it.
-    rt.block_on(async { portico::Server::start(config.clone()).await.unwrap().shutdown(Duration::from_secs(1)).await.unwrap() });
+    rt.block_on(async {
+        portico::Server::start(config.clone())
+            .await
+            .unwrap()
+            .shutdown(Duration::from_secs(1))
+            .await
+            .unwrap()
+    });
     let mut group = c.benchmark_group("start-up");
     group.sample_size(20);
     group.bench_function("to ready, cache warm (bundled + 1 plugin, demo)", |b| {
@@ -83,7 +105,8 @@ fn startup(c: &mut Criterion) {
                 let started = Instant::now();
                 let server = rt.block_on(portico::Server::start(config)).unwrap();
                 total += started.elapsed();
-                rt.block_on(server.shutdown(Duration::from_secs(1))).unwrap();
+                rt.block_on(server.shutdown(Duration::from_secs(1)))
+                    .unwrap();
             }
             total
         })

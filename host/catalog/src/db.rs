@@ -57,20 +57,30 @@ pub struct Database {
 impl Database {
     /// Opens or creates the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Database, DbError> {
-        let fail = |message: String| DbError::Open { path: path.to_owned(), message };
+        let fail = |message: String| DbError::Open {
+            path: path.to_owned(),
+            message,
+        };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .map_err(|e| fail(format!("cannot create directory {}: {e}", parent.display())))?;
         }
         let mut conn = Connection::open(path).map_err(|e| fail(e.to_string()))?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| fail(e.to_string()))?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| fail(e.to_string()))?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(|e| fail(e.to_string()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| fail(e.to_string()))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| fail(e.to_string()))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| fail(e.to_string()))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(|e| fail(e.to_string()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| fail(e.to_string()))?;
         Migrations::from_slice(MIGRATIONS)
             .to_latest(&mut conn)
             .map_err(|e| fail(format!("migration failed: {e}")))?;
-        Ok(Database { conn: Arc::new(Mutex::new(conn)), path: path.to_owned() })
+        Ok(Database {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.to_owned(),
+        })
     }
 
     /// The database file.
@@ -85,7 +95,9 @@ impl Database {
 
     /// Whether the database answers a trivial query (for `/readyz`).
     pub fn ping(&self) -> bool {
-        self.conn().query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).is_ok()
+        self.conn()
+            .query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+            .is_ok()
     }
 }
 
@@ -99,7 +111,10 @@ mod tests {
         let path = dir.path().join("nested/portico.db");
         Database::open(&path).unwrap();
         let db = Database::open(&path).unwrap();
-        let mode: String = db.conn().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        let mode: String = db
+            .conn()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(mode, "wal");
         assert!(db.ping());
     }

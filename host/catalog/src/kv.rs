@@ -41,9 +41,10 @@ impl SqliteKv {
 
     /// Deletes a key.
     pub fn delete(&self, plugin: &str, key: &str) -> Result<(), DbError> {
-        self.db
-            .conn()
-            .execute("DELETE FROM plugin_kv WHERE plugin = ?1 AND key = ?2", params![plugin, key])?;
+        self.db.conn().execute(
+            "DELETE FROM plugin_kv WHERE plugin = ?1 AND key = ?2",
+            params![plugin, key],
+        )?;
         Ok(())
     }
 

@@ -143,7 +143,9 @@ fn cdylib_targets(metadata: &str) -> Result<Vec<(String, String)>, String> {
     let items = |v: &serde_json::Value, key: &str| v[key].as_array().cloned().unwrap_or_default();
     let mut found = BTreeMap::new();
     for package in items(&root, "packages") {
-        let Some(name) = package["name"].as_str() else { continue };
+        let Some(name) = package["name"].as_str() else {
+            continue;
+        };
         for target in items(&package, "targets") {
             if items(&target, "kind").iter().any(|k| k == "cdylib") {
                 let lib = target["name"].as_str().unwrap_or(name);

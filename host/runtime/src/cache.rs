@@ -50,7 +50,10 @@ impl CompileCache {
                 key
             }
         };
-        Ok(CompileCache { dir: dir.to_owned(), key })
+        Ok(CompileCache {
+            dir: dir.to_owned(),
+            key,
+        })
     }
 
     fn mac(&self, artifact: &[u8]) -> HmacSha256 {
@@ -85,8 +88,8 @@ impl CompileCache {
         let artifact = component.serialize()?;
         let tag = self.mac(&artifact).finalize().into_bytes();
         // Best effort: a read-only cache still serves, it just compiles every time.
-        if let Err(e) = write_private(&artifact_path, &artifact)
-            .and_then(|()| write_private(&mac_path, &tag))
+        if let Err(e) =
+            write_private(&artifact_path, &artifact).and_then(|()| write_private(&mac_path, &tag))
         {
             tracing::warn!(path = %artifact_path.display(), error = %e, "cannot store compiled plugin");
         }

@@ -85,7 +85,11 @@ impl Runtime {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         crate::bindings::host::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?;
 
-        let cache = config.cache_dir.as_deref().map(CompileCache::open).transpose()?;
+        let cache = config
+            .cache_dir
+            .as_deref()
+            .map(CompileCache::open)
+            .transpose()?;
         spawn_epoch_ticker(&engine);
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {

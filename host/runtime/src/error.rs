@@ -24,8 +24,8 @@ pub enum LoadError {
     Manifest {
         /// Where the plugin came from.
         origin: String,
-        /// What is wrong.
-        source: ManifestError,
+        /// What is wrong (boxed: semver versions make it large).
+        source: Box<ManifestError>,
     },
     /// The component does not fit its declared world (missing export, unknown import).
     #[error("{origin}: does not fit world `{world}`: {reason}")]
@@ -76,7 +76,10 @@ pub enum FaultKind {
 impl FaultKind {
     /// Whether this kind counts towards the circuit breaker (a fault, not an expected error).
     pub fn is_fault(self) -> bool {
-        matches!(self, FaultKind::Timeout | FaultKind::OutOfMemory | FaultKind::Trap)
+        matches!(
+            self,
+            FaultKind::Timeout | FaultKind::OutOfMemory | FaultKind::Trap
+        )
     }
 }
 
@@ -84,7 +87,9 @@ impl FaultKind {
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     /// The call exceeded the plugin's time limit and was stopped.
-    #[error("plugin `{plugin}` exceeded its time limit of {limit_ms} ms in `{function}` and was stopped")]
+    #[error(
+        "plugin `{plugin}` exceeded its time limit of {limit_ms} ms in `{function}` and was stopped"
+    )]
     Timeout {
         /// The plugin id.
         plugin: String,
@@ -94,7 +99,9 @@ pub enum CallError {
         limit_ms: u64,
     },
     /// The plugin exceeded its memory limit.
-    #[error("plugin `{plugin}` exceeded its memory limit of {limit_mb} MiB in `{function}` and was stopped")]
+    #[error(
+        "plugin `{plugin}` exceeded its memory limit of {limit_mb} MiB in `{function}` and was stopped"
+    )]
     OutOfMemory {
         /// The plugin id.
         plugin: String,
@@ -134,7 +141,9 @@ pub enum CallError {
         error: crate::worlds::PluginError,
     },
     /// The plugin is switched off by its circuit breaker after repeated faults.
-    #[error("plugin `{plugin}` is switched off after {faults} faults in a row; it is retried after {retry_in_s} s")]
+    #[error(
+        "plugin `{plugin}` is switched off after {faults} faults in a row; it is retried after {retry_in_s} s"
+    )]
     CircuitOpen {
         /// The plugin id.
         plugin: String,

@@ -81,7 +81,11 @@ impl HealthTracker {
     }
 
     pub(crate) fn with_breaker(threshold: u32, cool_down: Duration) -> Self {
-        HealthTracker { threshold, cool_down, counters: Mutex::default() }
+        HealthTracker {
+            threshold,
+            cool_down,
+            counters: Mutex::default(),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Counters> {
@@ -139,7 +143,11 @@ impl HealthTracker {
 
     /// Counts a call refused by the open breaker.
     pub(crate) fn record_refused(&self) {
-        *self.lock().failures.entry(FaultKind::CircuitOpen).or_default() += 1;
+        *self
+            .lock()
+            .failures
+            .entry(FaultKind::CircuitOpen)
+            .or_default() += 1;
     }
 
     /// A snapshot for operators.
@@ -201,7 +209,10 @@ mod tests {
     #[test]
     fn expected_errors_do_not_trip_the_breaker() {
         let h = HealthTracker::with_breaker(1, Duration::from_secs(60));
-        h.record(Duration::ZERO, Err((FaultKind::PluginError, "not found".into())));
+        h.record(
+            Duration::ZERO,
+            Err((FaultKind::PluginError, "not found".into())),
+        );
         assert_eq!(h.snapshot().state, HealthState::Healthy);
         assert_eq!(h.snapshot().failures[&FaultKind::PluginError], 1);
     }

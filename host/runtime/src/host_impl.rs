@@ -46,10 +46,14 @@ impl MemoryKv {
 
 impl KvBackend for MemoryKv {
     fn get(&self, plugin: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        Ok(self.lock().get(&(plugin.to_owned(), key.to_owned())).cloned())
+        Ok(self
+            .lock()
+            .get(&(plugin.to_owned(), key.to_owned()))
+            .cloned())
     }
     fn set(&self, plugin: &str, key: &str, value: &[u8]) -> anyhow::Result<()> {
-        self.lock().insert((plugin.to_owned(), key.to_owned()), value.to_vec());
+        self.lock()
+            .insert((plugin.to_owned(), key.to_owned()), value.to_vec());
         Ok(())
     }
     fn delete(&self, plugin: &str, key: &str) -> anyhow::Result<()> {
@@ -104,7 +108,11 @@ impl host::Host for CallState {
             return;
         }
         let plugin = &self.plugin.id;
-        let fields = fields.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+        let fields = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
         match level {
             LogLevel::Trace => tracing::trace!(target: "plugin", %plugin, %fields, "{message}"),
             LogLevel::Debug => tracing::debug!(target: "plugin", %plugin, %fields, "{message}"),
@@ -128,7 +136,9 @@ impl host::Host for CallState {
             return Err(KvError::Denied);
         }
         if key.len() > MAX_KEY_LEN {
-            return Err(KvError::Internal(format!("keys are limited to {MAX_KEY_LEN} bytes")));
+            return Err(KvError::Internal(format!(
+                "keys are limited to {MAX_KEY_LEN} bytes"
+            )));
         }
         let used = p.kv.usage(&p.id).map_err(|e| p.kv_internal("usage", e))?;
         let old = p.kv.get(&p.id, &key).map_err(|e| p.kv_internal("get", e))?;
@@ -136,7 +146,8 @@ impl host::Host for CallState {
         if used - freed.min(used) + (key.len() + value.len()) as u64 > p.kv_quota_bytes {
             return Err(KvError::QuotaExceeded(p.kv_quota_bytes));
         }
-        p.kv.set(&p.id, &key, &value).map_err(|e| p.kv_internal("set", e))
+        p.kv.set(&p.id, &key, &value)
+            .map_err(|e| p.kv_internal("set", e))
     }
 
     async fn kv_delete(&mut self, key: String) -> Result<(), KvError> {
@@ -144,7 +155,8 @@ impl host::Host for CallState {
         if p.kv_quota_bytes == 0 {
             return Err(KvError::Denied);
         }
-        p.kv.delete(&p.id, &key).map_err(|e| p.kv_internal("delete", e))
+        p.kv.delete(&p.id, &key)
+            .map_err(|e| p.kv_internal("delete", e))
     }
 
     async fn kv_list(&mut self, prefix: String) -> Result<Vec<String>, KvError> {
@@ -152,7 +164,8 @@ impl host::Host for CallState {
         if p.kv_quota_bytes == 0 {
             return Err(KvError::Denied);
         }
-        p.kv.list(&p.id, &prefix).map_err(|e| p.kv_internal("list", e))
+        p.kv.list(&p.id, &prefix)
+            .map_err(|e| p.kv_internal("list", e))
     }
 
     async fn config_get(&mut self, key: String) -> Option<String> {

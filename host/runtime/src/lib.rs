@@ -31,5 +31,4 @@ pub use plugin::{Grant, Inspection, Origin, Plugin, PluginInfo};
 pub use registry::Registry;
 
 /// The version of the `portico:plugin` WIT package this host implements.
-pub static WIT_VERSION: LazyLock<semver::Version> =
-    LazyLock::new(|| semver::Version::new(0, 1, 0));
+pub static WIT_VERSION: LazyLock<semver::Version> = LazyLock::new(|| semver::Version::new(0, 1, 0));

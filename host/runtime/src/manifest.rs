@@ -21,16 +21,22 @@ pub enum ManifestError {
     #[error("not a WebAssembly component: {0}")]
     NotAComponent(String),
     /// No `portico:manifest` section and no `plugin.toml` beside it.
-    #[error("no manifest: the component has no `portico:manifest` section (build it with portico-plugin-sdk's export macro)")]
+    #[error(
+        "no manifest: the component has no `portico:manifest` section (build it with portico-plugin-sdk's export macro)"
+    )]
     Missing,
     /// The manifest is not valid TOML or lacks a field.
     #[error("invalid manifest: {0}")]
     Invalid(String),
     /// The plugin serves a world this host does not know.
-    #[error("unknown world `{0}`; this host serves: gateway-connector, docs-renderer, analytics-widget, billing, sandbox")]
+    #[error(
+        "unknown world `{0}`; this host serves: gateway-connector, docs-renderer, analytics-widget, billing, sandbox"
+    )]
     UnknownWorld(String),
     /// The plugin targets a WIT version this host cannot serve.
-    #[error("built against portico:plugin@{built}, but this host serves portico:plugin@{host} (compatible: {host_req})")]
+    #[error(
+        "built against portico:plugin@{built}, but this host serves portico:plugin@{host} (compatible: {host_req})"
+    )]
     IncompatibleWit {
         /// The version the plugin was built against.
         built: semver::Version,
@@ -139,7 +145,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory_mb: 64, time_ms: 5_000 }
+        Limits {
+            memory_mb: 64,
+            time_ms: 5_000,
+        }
     }
 }
 
@@ -263,7 +272,11 @@ pub fn check_wit_version(
         } else {
             format!("{}.0.0 to {host}", host.major)
         };
-        return Err(ManifestError::IncompatibleWit { built, host, host_req });
+        return Err(ManifestError::IncompatibleWit {
+            built,
+            host,
+            host_req,
+        });
     }
     Ok(built)
 }

@@ -36,7 +36,9 @@ impl AllowedHost {
         let (host, port) = match rest.rsplit_once(':') {
             Some((h, "*")) => (h, None),
             Some((h, p)) if !h.ends_with(']') || rest.starts_with('[') => {
-                let port = p.parse::<u16>().map_err(|_| format!("`{text}`: bad port `{p}`"))?;
+                let port = p
+                    .parse::<u16>()
+                    .map_err(|_| format!("`{text}`: bad port `{p}`"))?;
                 (h, Some(port))
             }
             _ => (rest, Some(if scheme == "https" { 443 } else { 80 })),
@@ -75,11 +77,15 @@ impl OutboundPolicy {
         let scheme = uri.scheme_str().unwrap_or("https");
         let host = uri.host().ok_or_else(|| format!("`{uri}` has no host"))?;
         let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
-        let port = uri.port_u16().unwrap_or(if scheme == "http" { 80 } else { 443 });
+        let port = uri
+            .port_u16()
+            .unwrap_or(if scheme == "http" { 80 } else { 443 });
         if self.allowed.iter().any(|a| a.matches(scheme, &host, port)) {
             Ok((host, port))
         } else {
-            Err(format!("{scheme}://{host}:{port} is not in the plugin's allowed outbound hosts"))
+            Err(format!(
+                "{scheme}://{host}:{port} is not in the plugin's allowed outbound hosts"
+            ))
         }
     }
 
@@ -157,7 +163,10 @@ impl WasiHttpHooks for OutboundHooks {
         Box::new(async move {
             let deny = |reason: String| {
                 tracing::warn!(%reason, "plugin outbound request denied");
-                denials.lock().unwrap_or_else(|e| e.into_inner()).push(reason);
+                denials
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(reason);
                 wasmtime_wasi_http::Error::HttpRequestDenied
             };
             let (host, port) = policy.check_url(request.uri()).map_err(deny)?;
@@ -192,14 +201,20 @@ mod tests {
 
     fn policy(hosts: &[&str], private: bool) -> OutboundPolicy {
         OutboundPolicy {
-            allowed: hosts.iter().map(|h| AllowedHost::parse(h).unwrap()).collect(),
+            allowed: hosts
+                .iter()
+                .map(|h| AllowedHost::parse(h).unwrap())
+                .collect(),
             allow_private_addresses: private,
         }
     }
 
     #[test]
     fn urls_are_checked_by_scheme_host_and_port() {
-        let p = policy(&["https://api.example.com", "http://*.internal.test:*"], false);
+        let p = policy(
+            &["https://api.example.com", "http://*.internal.test:*"],
+            false,
+        );
         let ok = |u: &str| p.check_url(&u.parse().unwrap()).is_ok();
         assert!(ok("https://api.example.com/v1"));
         assert!(!ok("http://api.example.com/v1"), "scheme differs");
@@ -211,22 +226,50 @@ mod tests {
 
     #[test]
     fn empty_policy_denies_everything() {
-        assert!(OutboundPolicy::default().check_url(&"https://example.com".parse().unwrap()).is_err());
+        assert!(
+            OutboundPolicy::default()
+                .check_url(&"https://example.com".parse().unwrap())
+                .is_err()
+        );
     }
 
     #[test]
     fn private_addresses_are_refused_unless_allowed() {
         let strict = policy(&[], false);
-        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.169.254", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1"] {
-            assert!(strict.check_address("h", ip.parse().unwrap()).is_err(), "{ip}");
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "169.254.169.254",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(
+                strict.check_address("h", ip.parse().unwrap()).is_err(),
+                "{ip}"
+            );
         }
-        assert!(strict.check_address("h", "93.184.216.34".parse().unwrap()).is_ok());
-        assert!(policy(&[], true).check_address("h", "127.0.0.1".parse().unwrap()).is_ok());
+        assert!(
+            strict
+                .check_address("h", "93.184.216.34".parse().unwrap())
+                .is_ok()
+        );
+        assert!(
+            policy(&[], true)
+                .check_address("h", "127.0.0.1".parse().unwrap())
+                .is_ok()
+        );
     }
 
     #[test]
     fn bad_patterns_are_explained() {
-        assert!(AllowedHost::parse("example.com").unwrap_err().contains("scheme"));
+        assert!(
+            AllowedHost::parse("example.com")
+                .unwrap_err()
+                .contains("scheme")
+        );
         assert!(AllowedHost::parse("ftp://example.com").is_err());
         assert!(AllowedHost::parse("https://example.com/path").is_err());
         assert!(AllowedHost::parse("http://127.0.0.1:*").is_ok());

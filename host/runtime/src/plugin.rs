@@ -141,14 +141,22 @@ pub struct Plugin {
 
 /// The future a call body returns: the store back, and the plugin's own result or a fault.
 pub(crate) type CallFuture<'c, T> = Pin<
-    Box<dyn Future<Output = (Store<CallState>, wasmtime::Result<Result<T, PluginError>>)> + Send + 'c>,
+    Box<
+        dyn Future<Output = (Store<CallState>, wasmtime::Result<Result<T, PluginError>>)>
+            + Send
+            + 'c,
+    >,
 >;
 
 impl Runtime {
     /// Reads a component's manifest, WIT version, imports and exports without running it.
     pub fn inspect(&self, wasm: &[u8]) -> Result<Inspection, ManifestError> {
         let sections = manifest::read_sections(wasm)?;
-        let manifest = sections.manifest.as_deref().map(Manifest::parse).transpose()?;
+        let manifest = sections
+            .manifest
+            .as_deref()
+            .map(Manifest::parse)
+            .transpose()?;
         let (imports, exports) = top_level_names(wasm)?;
         let compatible = match (&manifest, &sections.wit_version) {
             (None, _) => Err(ManifestError::Missing.to_string()),
@@ -170,11 +178,19 @@ impl Runtime {
 
     /// Loads a plugin file; a `plugin.toml` beside it stands in for a missing manifest section.
     pub fn load_file(&self, path: &Path, grant: &Grant) -> Result<Plugin, LoadError> {
-        let io = |source| LoadError::Io { path: path.display().to_string(), source };
+        let io = |source| LoadError::Io {
+            path: path.display().to_string(),
+            source,
+        };
         let wasm = std::fs::read(path).map_err(io)?;
         let sidecar = path.with_file_name("plugin.toml");
         let sidecar = std::fs::read_to_string(&sidecar).ok();
-        self.load_with_manifest(&wasm, Origin::File(path.display().to_string()), grant, sidecar)
+        self.load_with_manifest(
+            &wasm,
+            Origin::File(path.display().to_string()),
+            grant,
+            sidecar,
+        )
     }
 
     /// Loads a plugin from bytes.
@@ -189,9 +205,16 @@ impl Runtime {
         grant: &Grant,
         sidecar: Option<String>,
     ) -> Result<Plugin, LoadError> {
-        let refuse = |source| LoadError::Manifest { origin: origin.to_string(), source };
+        let refuse = |source| LoadError::Manifest {
+            origin: origin.to_string(),
+            source: Box::new(source),
+        };
         let sections = manifest::read_sections(wasm).map_err(refuse)?;
-        let text = sections.manifest.or(sidecar).ok_or(ManifestError::Missing).map_err(refuse)?;
+        let text = sections
+            .manifest
+            .or(sidecar)
+            .ok_or(ManifestError::Missing)
+            .map_err(refuse)?;
         let manifest = Manifest::parse(&text).map_err(refuse)?;
         let built = sections
             .wit_version
@@ -221,24 +244,27 @@ impl Runtime {
         };
         let instance_pre = inner.linker.instantiate_pre(&component).map_err(mismatch)?;
         let pre = match world {
-            World::GatewayConnector => {
-                WorldPre::Connector(bindings::connector::GatewayConnectorPre::new(instance_pre).map_err(mismatch)?)
-            }
-            World::DocsRenderer => {
-                WorldPre::Renderer(bindings::renderer::DocsRendererPre::new(instance_pre).map_err(mismatch)?)
-            }
-            World::AnalyticsWidget => {
-                WorldPre::Widget(bindings::widget::AnalyticsWidgetPre::new(instance_pre).map_err(mismatch)?)
-            }
-            World::Billing => {
-                WorldPre::Billing(bindings::billing::BillingPre::new(instance_pre).map_err(mismatch)?)
-            }
-            World::Sandbox => {
-                WorldPre::Sandbox(bindings::sandbox::SandboxPre::new(instance_pre).map_err(mismatch)?)
-            }
+            World::GatewayConnector => WorldPre::Connector(
+                bindings::connector::GatewayConnectorPre::new(instance_pre).map_err(mismatch)?,
+            ),
+            World::DocsRenderer => WorldPre::Renderer(
+                bindings::renderer::DocsRendererPre::new(instance_pre).map_err(mismatch)?,
+            ),
+            World::AnalyticsWidget => WorldPre::Widget(
+                bindings::widget::AnalyticsWidgetPre::new(instance_pre).map_err(mismatch)?,
+            ),
+            World::Billing => WorldPre::Billing(
+                bindings::billing::BillingPre::new(instance_pre).map_err(mismatch)?,
+            ),
+            World::Sandbox => WorldPre::Sandbox(
+                bindings::sandbox::SandboxPre::new(instance_pre).map_err(mismatch)?,
+            ),
         };
 
-        let config_error = |reason: String| LoadError::Config { origin: origin.to_string(), reason };
+        let config_error = |reason: String| LoadError::Config {
+            origin: origin.to_string(),
+            reason,
+        };
         let granted_hosts = grant
             .allowed_outbound_hosts
             .clone()
@@ -250,8 +276,14 @@ impl Runtime {
             .map_err(config_error)?;
         let cfg = &inner.config;
         let limits = Limits {
-            memory_mb: grant.memory_mb.unwrap_or(manifest.limits.memory_mb).min(cfg.max_memory_mb),
-            time_ms: grant.time_ms.unwrap_or(manifest.limits.time_ms).min(cfg.max_time_ms),
+            memory_mb: grant
+                .memory_mb
+                .unwrap_or(manifest.limits.memory_mb)
+                .min(cfg.max_memory_mb),
+            time_ms: grant
+                .time_ms
+                .unwrap_or(manifest.limits.time_ms)
+                .min(cfg.max_time_ms),
         };
         let secrets = grant
             .secrets
@@ -349,12 +381,21 @@ impl Plugin {
         let plugin = self.id().to_owned();
         if let Admission::Refused { faults, retry_in } = self.health.admit() {
             self.health.record_refused();
-            return Err(CallError::CircuitOpen { plugin, faults, retry_in_s: retry_in.as_secs().max(1) });
+            return Err(CallError::CircuitOpen {
+                plugin,
+                faults,
+                retry_in_s: retry_in.as_secs().max(1),
+            });
         }
-        let _permit = self.runtime.permits.acquire().await.map_err(|e| CallError::Host {
-            plugin: plugin.clone(),
-            message: e.to_string(),
-        })?;
+        let _permit = self
+            .runtime
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| CallError::Host {
+                plugin: plugin.clone(),
+                message: e.to_string(),
+            })?;
         let started = Instant::now();
         let limit = self.context.time_limit();
         let mut store = Store::new(&self.runtime.engine, CallState::new(self.context.clone()));
@@ -388,8 +429,16 @@ impl Plugin {
         let function = function.to_owned();
         let denials = state.denials.lock().unwrap_or_else(|e| e.into_inner());
         match denials.first() {
-            Some(reason) => CallError::Denied { plugin, function, reason: reason.clone() },
-            None => CallError::Plugin { plugin, function, error },
+            Some(reason) => CallError::Denied {
+                plugin,
+                function,
+                reason: reason.clone(),
+            },
+            None => CallError::Plugin {
+                plugin,
+                function,
+                error,
+            },
         }
     }
 
@@ -409,7 +458,10 @@ impl Plugin {
                 limit_mb: self.context.limits.memory_mb,
             };
         }
-        let trap = fault.chain().find_map(|e| e.downcast_ref::<wasmtime::Trap>()).copied();
+        let trap = fault
+            .chain()
+            .find_map(|e| e.downcast_ref::<wasmtime::Trap>())
+            .copied();
         if trap == Some(wasmtime::Trap::Interrupt) {
             return self.timeout(function);
         }
@@ -420,7 +472,11 @@ impl Plugin {
         if let Some(words) = state.last_words() {
             message = format!("{message}; it said: {words}");
         }
-        CallError::Trap { plugin: self.id().to_owned(), function: function.to_owned(), message }
+        CallError::Trap {
+            plugin: self.id().to_owned(),
+            function: function.to_owned(),
+            message,
+        }
     }
 }
 
@@ -432,9 +488,9 @@ fn ticks(limit: Duration) -> u64 {
 /// The WIT version a component imports `portico:plugin/host` at, for plugins without the section.
 fn imported_wit_version(wasm: &[u8]) -> Option<String> {
     let (imports, _) = top_level_names(wasm).ok()?;
-    imports.iter().find_map(|name| {
-        name.strip_prefix("portico:plugin/host@").map(str::to_owned)
-    })
+    imports
+        .iter()
+        .find_map(|name| name.strip_prefix("portico:plugin/host@").map(str::to_owned))
 }
 
 /// The names of a component's top-level imports and exports.

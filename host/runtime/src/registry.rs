@@ -38,7 +38,11 @@ impl Registry {
 
     /// The plugins serving one world.
     pub fn of_world(&self, world: World) -> Vec<Arc<Plugin>> {
-        self.read().values().filter(|p| p.world() == world).cloned().collect()
+        self.read()
+            .values()
+            .filter(|p| p.world() == world)
+            .cloned()
+            .collect()
     }
 
     /// What the host reports about every plugin.

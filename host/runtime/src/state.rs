@@ -83,7 +83,10 @@ impl CallState {
             http: WasiHttpCtx::new(),
             hooks,
             table: ResourceTable::new(),
-            limits: MemoryCap { max_bytes, hit: false },
+            limits: MemoryCap {
+                max_bytes,
+                hit: false,
+            },
             stderr,
             denials,
             log_lines: AtomicU32::new(0),
@@ -96,7 +99,16 @@ impl CallState {
         let bytes = self.stderr.contents();
         let text = String::from_utf8_lossy(&bytes);
         let text = text.trim();
-        (!text.is_empty()).then(|| text.lines().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join(" | "))
+        (!text.is_empty()).then(|| {
+            text.lines()
+                .rev()
+                .take(3)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
     }
 
     /// Counts a log line; false once the quota is used up.
@@ -107,12 +119,19 @@ impl CallState {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 impl WasiHttpView for CallState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
     }
 }

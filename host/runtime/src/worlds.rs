@@ -80,12 +80,30 @@ macro_rules! call_world {
 impl Plugin {
     /// `gateway-connector`: describes the gateway and checks connectivity.
     pub async fn describe_gateway(&self) -> Result<connector::GatewayInfo, CallError> {
-        call_world!(self, Connector, World::GatewayConnector, "describe", |store, b| b.portico_plugin_connector().call_describe(&mut store).await)
+        call_world!(
+            self,
+            Connector,
+            World::GatewayConnector,
+            "describe",
+            |store, b| b.portico_plugin_connector().call_describe(&mut store).await
+        )
     }
 
     /// `gateway-connector`: lists one page of APIs.
-    pub async fn discover(&self, page: Option<&str>) -> Result<connector::DiscoveryPage, CallError> {
-        call_world!(self, Connector, World::GatewayConnector, "discover", |store, b| b.portico_plugin_connector().call_discover(&mut store, page).await)
+    pub async fn discover(
+        &self,
+        page: Option<&str>,
+    ) -> Result<connector::DiscoveryPage, CallError> {
+        call_world!(
+            self,
+            Connector,
+            World::GatewayConnector,
+            "discover",
+            |store, b| b
+                .portico_plugin_connector()
+                .call_discover(&mut store, page)
+                .await
+        )
     }
 
     /// `gateway-connector`: fetches one API's spec.
@@ -94,7 +112,16 @@ impl Plugin {
         api_id: &str,
         environment: Option<&str>,
     ) -> Result<Option<SpecDocument>, CallError> {
-        call_world!(self, Connector, World::GatewayConnector, "fetch-spec", |store, b| b.portico_plugin_connector().call_fetch_spec(&mut store, api_id, environment).await)
+        call_world!(
+            self,
+            Connector,
+            World::GatewayConnector,
+            "fetch-spec",
+            |store, b| b
+                .portico_plugin_connector()
+                .call_fetch_spec(&mut store, api_id, environment)
+                .await
+        )
     }
 
     /// `gateway-connector`: creates a credential on the gateway.
@@ -102,7 +129,16 @@ impl Plugin {
         &self,
         request: &connector::CredentialRequest,
     ) -> Result<connector::Provisioned, CallError> {
-        call_world!(self, Connector, World::GatewayConnector, "provision-credential", |store, b| b.portico_plugin_connector().call_provision_credential(&mut store, request).await)
+        call_world!(
+            self,
+            Connector,
+            World::GatewayConnector,
+            "provision-credential",
+            |store, b| b
+                .portico_plugin_connector()
+                .call_provision_credential(&mut store, request)
+                .await
+        )
     }
 
     /// `gateway-connector`: disables or deletes a credential.
@@ -111,7 +147,16 @@ impl Plugin {
         credential_ref: &str,
         mode: connector::RevokeMode,
     ) -> Result<(), CallError> {
-        call_world!(self, Connector, World::GatewayConnector, "revoke-credential", |store, b| b.portico_plugin_connector().call_revoke_credential(&mut store, credential_ref, mode).await)
+        call_world!(
+            self,
+            Connector,
+            World::GatewayConnector,
+            "revoke-credential",
+            |store, b| b
+                .portico_plugin_connector()
+                .call_revoke_credential(&mut store, credential_ref, mode)
+                .await
+        )
     }
 
     /// `gateway-connector`: pulls usage since a cursor.
@@ -120,7 +165,16 @@ impl Plugin {
         cursor: Option<&str>,
         max_records: u32,
     ) -> Result<connector::UsageBatch, CallError> {
-        call_world!(self, Connector, World::GatewayConnector, "collect-usage", |store, b| b.portico_plugin_connector().call_collect_usage(&mut store, cursor, max_records).await)
+        call_world!(
+            self,
+            Connector,
+            World::GatewayConnector,
+            "collect-usage",
+            |store, b| b
+                .portico_plugin_connector()
+                .call_collect_usage(&mut store, cursor, max_records)
+                .await
+        )
     }
 
     /// `gateway-connector`: normalises a pushed usage payload.
@@ -129,12 +183,27 @@ impl Plugin {
         content_type: &str,
         body: &[u8],
     ) -> Result<Vec<UsageRecord>, CallError> {
-        call_world!(self, Connector, World::GatewayConnector, "ingest-usage", |store, b| b.portico_plugin_connector().call_ingest_usage(&mut store, content_type, body).await)
+        call_world!(
+            self,
+            Connector,
+            World::GatewayConnector,
+            "ingest-usage",
+            |store, b| b
+                .portico_plugin_connector()
+                .call_ingest_usage(&mut store, content_type, body)
+                .await
+        )
     }
 
     /// `docs-renderer`: the spec formats it handles.
     pub async fn renderer_formats(&self) -> Result<Vec<SpecFormat>, CallError> {
-        call_world!(self, Renderer, World::DocsRenderer, "formats", |store, b| infallible(b.portico_plugin_renderer().call_formats(&mut store).await))
+        call_world!(
+            self,
+            Renderer,
+            World::DocsRenderer,
+            "formats",
+            |store, b| infallible(b.portico_plugin_renderer().call_formats(&mut store).await)
+        )
     }
 
     /// `docs-renderer`: renders a spec.
@@ -143,32 +212,73 @@ impl Plugin {
         spec: &SpecDocument,
         options: &renderer::RenderOptions,
     ) -> Result<renderer::Rendered, CallError> {
-        call_world!(self, Renderer, World::DocsRenderer, "render", |store, b| b.portico_plugin_renderer().call_render(&mut store, spec, options).await)
+        call_world!(self, Renderer, World::DocsRenderer, "render", |store, b| b
+            .portico_plugin_renderer()
+            .call_render(&mut store, spec, options)
+            .await)
     }
 
     /// `docs-renderer`: extracts the operation index.
-    pub async fn operations(&self, spec: &SpecDocument) -> Result<Vec<renderer::Operation>, CallError> {
-        call_world!(self, Renderer, World::DocsRenderer, "operations", |store, b| b.portico_plugin_renderer().call_operations(&mut store, spec).await)
+    pub async fn operations(
+        &self,
+        spec: &SpecDocument,
+    ) -> Result<Vec<renderer::Operation>, CallError> {
+        call_world!(
+            self,
+            Renderer,
+            World::DocsRenderer,
+            "operations",
+            |store, b| b
+                .portico_plugin_renderer()
+                .call_operations(&mut store, spec)
+                .await
+        )
     }
 
     /// `analytics-widget`: the widgets it offers.
     pub async fn describe_widgets(&self) -> Result<Vec<widget::Descriptor>, CallError> {
-        call_world!(self, Widget, World::AnalyticsWidget, "describe", |store, b| infallible(b.portico_plugin_widget().call_describe(&mut store).await))
+        call_world!(
+            self,
+            Widget,
+            World::AnalyticsWidget,
+            "describe",
+            |store, b| infallible(b.portico_plugin_widget().call_describe(&mut store).await)
+        )
     }
 
     /// `analytics-widget`: renders one widget.
-    pub async fn render_widget(&self, request: &widget::RenderRequest) -> Result<String, CallError> {
-        call_world!(self, Widget, World::AnalyticsWidget, "render", |store, b| b.portico_plugin_widget().call_render(&mut store, request).await)
+    pub async fn render_widget(
+        &self,
+        request: &widget::RenderRequest,
+    ) -> Result<String, CallError> {
+        call_world!(
+            self,
+            Widget,
+            World::AnalyticsWidget,
+            "render",
+            |store, b| b
+                .portico_plugin_widget()
+                .call_render(&mut store, request)
+                .await
+        )
     }
 
     /// `billing`: the plans it offers.
     pub async fn billing_plans(&self) -> Result<Vec<billing::BillingPlan>, CallError> {
-        call_world!(self, Billing, World::Billing, "plans", |store, b| infallible(b.portico_plugin_rating().call_plans(&mut store).await))
+        call_world!(self, Billing, World::Billing, "plans", |store, b| {
+            infallible(b.portico_plugin_rating().call_plans(&mut store).await)
+        })
     }
 
     /// `billing`: prices one app's usage for one period.
-    pub async fn rate(&self, request: &billing::RatingRequest) -> Result<Vec<billing::InvoiceLine>, CallError> {
-        call_world!(self, Billing, World::Billing, "rate", |store, b| b.portico_plugin_rating().call_rate(&mut store, request).await)
+    pub async fn rate(
+        &self,
+        request: &billing::RatingRequest,
+    ) -> Result<Vec<billing::InvoiceLine>, CallError> {
+        call_world!(self, Billing, World::Billing, "rate", |store, b| b
+            .portico_plugin_rating()
+            .call_rate(&mut store, request)
+            .await)
     }
 
     /// `sandbox`: handles one call.
@@ -176,11 +286,17 @@ impl Plugin {
         &self,
         request: &sandbox::SandboxRequest,
     ) -> Result<sandbox::SandboxResponse, CallError> {
-        call_world!(self, Sandbox, World::Sandbox, "handle", |store, b| b.portico_plugin_sandbox_handler().call_handle(&mut store, request).await)
+        call_world!(self, Sandbox, World::Sandbox, "handle", |store, b| b
+            .portico_plugin_sandbox_handler()
+            .call_handle(&mut store, request)
+            .await)
     }
 
     /// `sandbox`: forgets one developer's state for one API.
     pub async fn sandbox_reset(&self, api: &str, developer_id: &str) -> Result<(), CallError> {
-        call_world!(self, Sandbox, World::Sandbox, "reset", |store, b| b.portico_plugin_sandbox_handler().call_reset(&mut store, api, developer_id).await)
+        call_world!(self, Sandbox, World::Sandbox, "reset", |store, b| b
+            .portico_plugin_sandbox_handler()
+            .call_reset(&mut store, api, developer_id)
+            .await)
     }
 }

@@ -32,11 +32,15 @@ async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiE
         return Err(ApiError::Unavailable("still starting".into()));
     }
     let db = state.db().clone();
-    let db_ok = tokio::task::spawn_blocking(move || db.ping()).await.unwrap_or(false);
+    let db_ok = tokio::task::spawn_blocking(move || db.ping())
+        .await
+        .unwrap_or(false);
     if !db_ok {
         return Err(ApiError::Unavailable("the database does not answer".into()));
     }
-    Ok(Json(json!({ "status": "ready", "plugins": state.plugins().len() })))
+    Ok(Json(
+        json!({ "status": "ready", "plugins": state.plugins().len() }),
+    ))
 }
 
 /// Prometheus metrics, with plugin health sampled at scrape time.
@@ -45,18 +49,23 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         let health = plugin.health();
         let id = plugin.id().to_owned();
         metrics::gauge!("portico_plugin_calls", "plugin" => id.clone()).set(health.calls as f64);
-        metrics::gauge!("portico_plugin_switched_off", "plugin" => id.clone()).set(
-            f64::from(u8::from(health.state == portico_runtime::HealthState::SwitchedOff)),
-        );
+        metrics::gauge!("portico_plugin_switched_off", "plugin" => id.clone()).set(f64::from(
+            u8::from(health.state == portico_runtime::HealthState::SwitchedOff),
+        ));
         for (kind, count) in &health.failures {
-            let kind = serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned));
+            let kind = serde_json::to_value(kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned));
             metrics::gauge!("portico_plugin_failures", "plugin" => id.clone(), "kind" => kind.unwrap_or_default())
                 .set(*count as f64);
         }
     }
     metrics::gauge!("portico_plugins_loaded").set(state.plugins().len() as f64);
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics().render(),
     )
 }

@@ -18,7 +18,11 @@ use crate::server::Server;
 const EXIT_BAD_INPUT: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "portico", version, about = "An API developer portal in one binary")]
+#[command(
+    name = "portico",
+    version,
+    about = "An API developer portal in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -86,7 +90,10 @@ struct Failure {
 
 impl From<anyhow::Error> for Failure {
     fn from(error: anyhow::Error) -> Self {
-        Failure { code: EXIT_BAD_INPUT, error }
+        Failure {
+            code: EXIT_BAD_INPUT,
+            error,
+        }
     }
 }
 
@@ -108,15 +115,21 @@ pub fn main() -> ExitCode {
 }
 
 fn load_config(args: ConfigArgs, listen: Option<String>, demo: bool) -> anyhow::Result<Config> {
-    let overrides =
-        Overrides { listen, data_dir: args.data_dir, plugins_dir: args.plugins_dir, demo };
+    let overrides = Overrides {
+        listen,
+        data_dir: args.data_dir,
+        plugins_dir: args.plugins_dir,
+        demo,
+    };
     Config::load(args.config.as_deref(), overrides)
 }
 
 fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("PORTICO_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -126,14 +139,20 @@ fn init_tracing(format: LogFormat) {
 fn serve(args: ServeArgs) -> Result<(), Failure> {
     let config = load_config(args.config, args.listen, args.demo)?;
     init_tracing(config.log_format);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(anyhow::Error::from)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)?;
     runtime.block_on(async {
         let server = Server::start(config).await?;
         // The one line on stdout that scripts and tests wait for.
         println!("listening on http://{}", server.addr);
         shutdown_signal().await;
         tracing::info!("shutting down");
-        server.shutdown(Duration::from_secs(10)).await.map_err(|error| Failure { code: 1, error })
+        server
+            .shutdown(Duration::from_secs(10))
+            .await
+            .map_err(|error| Failure { code: 1, error })
     })
 }
 
@@ -161,14 +180,24 @@ fn plugin_list(args: ConfigArgs, json: bool) -> Result<(), Failure> {
     let registry = crate::loader::load_all(&runtime, &config)?;
     let infos = registry.infos();
     if json {
-        println!("{}", serde_json::to_string_pretty(&infos).map_err(anyhow::Error::from)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&infos).map_err(anyhow::Error::from)?
+        );
         return Ok(());
     }
-    println!("{:<28} {:<10} {:<18} {:<6} ORIGIN", "ID", "VERSION", "WORLD", "WIT");
+    println!(
+        "{:<28} {:<10} {:<18} {:<6} ORIGIN",
+        "ID", "VERSION", "WORLD", "WIT"
+    );
     for info in infos {
         println!(
             "{:<28} {:<10} {:<18} {:<6} {}",
-            info.id, info.version, info.world.name(), info.wit_version, info.origin
+            info.id,
+            info.version,
+            info.world.name(),
+            info.wit_version,
+            info.origin
         );
     }
     Ok(())
@@ -176,10 +205,18 @@ fn plugin_list(args: ConfigArgs, json: bool) -> Result<(), Failure> {
 
 fn plugin_inspect(file: &Path, json: bool) -> Result<(), Failure> {
     let wasm = std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    let runtime = Runtime::new(RuntimeConfig { max_concurrent_calls: 1, ..RuntimeConfig::default() })?;
-    let inspection = runtime.inspect(&wasm).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let runtime = Runtime::new(RuntimeConfig {
+        max_concurrent_calls: 1,
+        ..RuntimeConfig::default()
+    })?;
+    let inspection = runtime
+        .inspect(&wasm)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&inspection).map_err(anyhow::Error::from)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&inspection).map_err(anyhow::Error::from)?
+        );
     } else {
         print!("{}", render_inspection(file, &inspection));
     }
@@ -199,18 +236,42 @@ fn render_inspection(file: &Path, i: &portico_runtime::Inspection) -> String {
         let _ = writeln!(out, "id:          {}", m.id);
         let _ = writeln!(out, "version:     {}", m.version);
         let _ = writeln!(out, "world:       {}", m.world);
-        let _ = writeln!(out, "wit:         {} (built against {})", m.wit, i.wit_version.as_deref().unwrap_or("unknown"));
+        let _ = writeln!(
+            out,
+            "wit:         {} (built against {})",
+            m.wit,
+            i.wit_version.as_deref().unwrap_or("unknown")
+        );
         let _ = writeln!(out, "description: {}", m.description);
         let _ = writeln!(out, "author:      {}", m.author);
         let _ = writeln!(out, "license:     {}", m.license);
         let _ = writeln!(out, "failure:     {:?}", m.failure);
         let hosts = &m.capabilities.allowed_outbound_hosts;
-        let _ = writeln!(out, "outbound:    {}", if hosts.is_empty() { "none".to_owned() } else { hosts.join(", ") });
+        let _ = writeln!(
+            out,
+            "outbound:    {}",
+            if hosts.is_empty() {
+                "none".to_owned()
+            } else {
+                hosts.join(", ")
+            }
+        );
         let _ = writeln!(out, "kv quota:    {} bytes", m.capabilities.kv_quota_bytes);
         let _ = writeln!(out, "secrets:     {}", m.capabilities.secrets.join(", "));
-        let _ = writeln!(out, "limits:      {} MiB, {} ms per call", m.limits.memory_mb, m.limits.time_ms);
+        let _ = writeln!(
+            out,
+            "limits:      {} MiB, {} ms per call",
+            m.limits.memory_mb, m.limits.time_ms
+        );
     }
-    let _ = writeln!(out, "compatible:  {}", match &i.compatible { Ok(()) => "yes".to_owned(), Err(e) => format!("no: {e}") });
+    let _ = writeln!(
+        out,
+        "compatible:  {}",
+        match &i.compatible {
+            Ok(()) => "yes".to_owned(),
+            Err(e) => format!("no: {e}"),
+        }
+    );
     let _ = writeln!(out, "imports:");
     for name in &i.imports {
         let _ = writeln!(out, "  {name}");

@@ -75,7 +75,11 @@ pub struct RuntimeSettings {
 
 impl Default for RuntimeSettings {
     fn default() -> Self {
-        RuntimeSettings { max_concurrent_calls: 64, max_memory_mb: 512, max_time_ms: 60_000 }
+        RuntimeSettings {
+            max_concurrent_calls: 64,
+            max_memory_mb: 512,
+            max_time_ms: 60_000,
+        }
     }
 }
 
@@ -178,7 +182,9 @@ impl Config {
 
     /// The directory scanned for plugins.
     pub fn plugins_dir(&self) -> PathBuf {
-        self.plugins_dir.clone().unwrap_or_else(|| self.data_dir.join("plugins"))
+        self.plugins_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("plugins"))
     }
 
     /// The database file.
@@ -207,7 +213,9 @@ mod tests {
     fn unknown_keys_are_named() {
         let err = Config::parse("lisen = \"x\"").unwrap_err().to_string();
         assert!(err.contains("lisen"), "{err}");
-        let err = Config::parse("[plugins.x]\nmemory = 3").unwrap_err().to_string();
+        let err = Config::parse("[plugins.x]\nmemory = 3")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("memory"), "{err}");
     }
 
@@ -218,7 +226,10 @@ mod tests {
         std::fs::write(&file, "listen = \"0.0.0.0:1\"\ndata_dir = \"/srv\"").unwrap();
         let c = Config::load(
             Some(&file),
-            Overrides { listen: Some("127.0.0.1:0".into()), ..Default::default() },
+            Overrides {
+                listen: Some("127.0.0.1:0".into()),
+                ..Default::default()
+            },
         )
         .unwrap();
         assert_eq!(c.listen, "127.0.0.1:0");
@@ -232,6 +243,9 @@ mod tests {
             ..Default::default()
         };
         let err = format!("{:#}", s.grant("p").unwrap_err());
-        assert!(err.contains("plugins.p.secrets.token") && !err.contains("hunter2"), "{err}");
+        assert!(
+            err.contains("plugins.p.secrets.token") && !err.contains("hunter2"),
+            "{err}"
+        );
     }
 }

@@ -23,8 +23,14 @@ pub fn load_all(runtime: &Runtime, config: &Config) -> anyhow::Result<Registry> 
         add(&registry, plugin)?;
     }
     for path in plugin_files(&config.plugins_dir())? {
-        let wasm = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let plugin = load_one(runtime, config, &wasm, Origin::File(path.display().to_string()))?;
+        let wasm =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let plugin = load_one(
+            runtime,
+            config,
+            &wasm,
+            Origin::File(path.display().to_string()),
+        )?;
         add(&registry, plugin)?;
     }
     for id in config.plugins.keys() {
@@ -39,15 +45,29 @@ fn add(registry: &Registry, plugin: Plugin) -> anyhow::Result<()> {
     let id = plugin.id().to_owned();
     let origin = plugin.info().origin;
     if let Some(previous) = registry.insert(plugin) {
-        bail!("two plugins have the id `{id}`: {} and {origin:?}", previous.info().origin.to_string());
+        bail!(
+            "two plugins have the id `{id}`: {} and {origin}",
+            previous.info().origin
+        );
     }
     Ok(())
 }
 
 /// Loads one plugin with the operator's grant for its id.
-pub fn load_one(runtime: &Runtime, config: &Config, wasm: &[u8], origin: Origin) -> anyhow::Result<Plugin> {
-    let inspection = runtime.inspect(wasm).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
-    let grant = match inspection.manifest.as_ref().and_then(|m| config.plugins.get(&m.id)) {
+pub fn load_one(
+    runtime: &Runtime,
+    config: &Config,
+    wasm: &[u8],
+    origin: Origin,
+) -> anyhow::Result<Plugin> {
+    let inspection = runtime
+        .inspect(wasm)
+        .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+    let grant = match inspection
+        .manifest
+        .as_ref()
+        .and_then(|m| config.plugins.get(&m.id))
+    {
         Some(settings) => settings.grant(&inspection.manifest.as_ref().expect("matched").id)?,
         None => Grant::default(),
     };
@@ -59,7 +79,10 @@ pub fn plugin_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read plugins directory {}", dir.display())),
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot read plugins directory {}", dir.display()));
+        }
     };
     let mut files = entries
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -50,12 +50,16 @@ impl ApiError {
         match self {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
-            ApiError::Unavailable(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable")
-            }
-            ApiError::Internal => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error")
-            }
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            ),
+            ApiError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal server error",
+            ),
         }
     }
 }
@@ -64,7 +68,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, slug, title) = self.parts();
         let detail = match &self {
-            ApiError::Internal => "The server failed to handle the request; it has been logged.".into(),
+            ApiError::Internal => {
+                "The server failed to handle the request; it has been logged.".into()
+            }
             other => other.to_string(),
         };
         let body = Problem {
@@ -73,6 +79,11 @@ impl IntoResponse for ApiError {
             status: status.as_u16(),
             detail,
         };
-        (status, [(header::CONTENT_TYPE, "application/problem+json")], Json(body)).into_response()
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            Json(body),
+        )
+            .into_response()
     }
 }

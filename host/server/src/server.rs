@@ -107,7 +107,13 @@ pub fn prepare(config: Config) -> anyhow::Result<AppState> {
     if config.demo {
         demo::seed(&db).context("cannot seed the demo content")?;
     }
-    Ok(AppState::new(config, db, runtime, plugins, metrics_handle()))
+    Ok(AppState::new(
+        config,
+        db,
+        runtime,
+        plugins,
+        metrics_handle(),
+    ))
 }
 
 /// A running server.
@@ -140,7 +146,12 @@ impl Server {
         });
         state.set_ready();
         tracing::info!(%addr, plugins = state.plugins().len(), "portal ready");
-        Ok(Server { addr, state, shutdown: Some(tx), task })
+        Ok(Server {
+            addr,
+            state,
+            shutdown: Some(tx),
+            task,
+        })
     }
 
     /// Stops accepting connections, lets requests in flight finish (up to `grace`), then returns.

@@ -1,10 +1,669 @@
-//! Server-rendered pages (placeholder until the UI lands).
+//! Server-rendered pages: the home page with the API catalogue, and the plugins page.
+//!
+//! Pages are askama templates themed only through CSS variables from the
+//! sanitised branding; they need no JavaScript. With white-label branding,
+//! nothing on a page names Portico or shows its logo.
 
+mod assets;
+
+use askama::Template;
 use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use portico_catalog::{ApiSummary, Lifecycle};
+use portico_runtime::manifest::Limits;
+use portico_runtime::{Health, HealthState, Origin, PluginInfo};
+use serde::Deserialize;
 
+use crate::branding::{Branding, FooterLink};
 use crate::state::AppState;
+
+/// What pages may load: their own stylesheet and inline theme, the operator's
+/// logo and fonts, and no scripts at all.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self' 'unsafe-inline' https:; \
+     img-src 'self' data: https: http:; font-src 'self' data: https:; form-action 'self'; base-uri 'none'";
+
+/// The longest search query kept; the rest is ignored.
+const MAX_QUERY_CHARS: usize = 200;
 
 /// Routes of the web UI.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/", get(home))
+        .route("/plugins", get(plugins))
+        .merge(assets::router())
+}
+
+/// What every page shares: title, theme, header and footer.
+struct Chrome {
+    /// The page's own name, first in the title.
+    page: &'static str,
+    /// Which nav entry is current.
+    nav: &'static str,
+    name: String,
+    description: String,
+    white_label: bool,
+    css_variables: String,
+    stylesheet: &'static str,
+    custom_css: Option<String>,
+    logo_src: Option<String>,
+    monogram: String,
+    favicon: String,
+    footer_links: Vec<FooterLink>,
+}
+
+impl Chrome {
+    fn new(branding: &Branding, page: &'static str, nav: &'static str) -> Chrome {
+        let branding = branding.sanitized();
+        let white_label = branding.is_white_label();
+        // Without a logo of their own, a white-label portal shows its initial, never ours.
+        let logo_src = branding
+            .logo_url
+            .clone()
+            .or_else(|| (!white_label).then(|| assets::logo_url().to_owned()));
+        let monogram = branding
+            .name
+            .chars()
+            .find(|c| c.is_alphanumeric())
+            .map(|c| c.to_uppercase().collect())
+            .unwrap_or_default();
+        Chrome {
+            page,
+            nav,
+            description: format!(
+                "{}: find an API, read its docs and make your first call.",
+                branding.name
+            ),
+            white_label,
+            css_variables: branding.css_variables(),
+            stylesheet: assets::stylesheet_url(),
+            // An empty data URL stops browsers asking for /favicon.ico.
+            favicon: logo_src.clone().unwrap_or_else(|| "data:,".to_owned()),
+            logo_src,
+            monogram,
+            custom_css: branding.custom_css,
+            footer_links: branding.footer_links,
+            name: branding.name,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    chrome: Chrome,
+    query: String,
+    apis: Vec<ApiCard>,
+    total: usize,
+    production: usize,
+    plugins: usize,
+}
+
+/// One API as a card.
+struct ApiCard {
+    id: String,
+    initial: String,
+    title: String,
+    version: String,
+    description: String,
+    lifecycle: &'static str,
+    lifecycle_class: &'static str,
+    owner: String,
+    owner_ref: String,
+    tags: Vec<String>,
+}
+
+impl ApiCard {
+    fn new(api: ApiSummary) -> ApiCard {
+        let (lifecycle, lifecycle_class) = match api.lifecycle {
+            Lifecycle::Production => ("Production", "badge-good"),
+            Lifecycle::Experimental => ("Experimental", "badge-warn"),
+            Lifecycle::Deprecated => ("Deprecated", "badge-bad"),
+        };
+        // `group:default/pets-team` reads as `pets-team`; other namespaces stay visible.
+        let owner = api
+            .owner
+            .split_once(':')
+            .map_or(api.owner.as_str(), |(_, r)| r);
+        let owner = owner.strip_prefix("default/").unwrap_or(owner).to_owned();
+        let id = format!("{}-{}", api.namespace, api.name)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        ApiCard {
+            id,
+            initial: api
+                .title
+                .chars()
+                .next()
+                .map(|c| c.to_uppercase().collect())
+                .unwrap_or_default(),
+            title: api.title,
+            version: api.version,
+            description: api.description,
+            lifecycle,
+            lifecycle_class,
+            owner,
+            owner_ref: api.owner,
+            tags: api.tags,
+        }
+    }
+
+    fn matches(api: &ApiSummary, needle: &str) -> bool {
+        [&api.title, &api.name, &api.description, &api.owner]
+            .into_iter()
+            .chain(&api.tags)
+            .any(|field| field.to_lowercase().contains(needle))
+    }
+}
+
+/// Production first, deprecated last, then by title.
+fn lifecycle_rank(lifecycle: Lifecycle) -> u8 {
+    match lifecycle {
+        Lifecycle::Production => 0,
+        Lifecycle::Experimental => 1,
+        Lifecycle::Deprecated => 2,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct HomeQuery {
+    #[serde(default)]
+    q: String,
+}
+
+async fn home(State(state): State<AppState>, Query(query): Query<HomeQuery>) -> Response {
+    let db = state.db().clone();
+    let mut apis = match tokio::task::spawn_blocking(move || db.list_apis()).await {
+        Ok(Ok(apis)) => apis,
+        Ok(Err(error)) => return error_page(&state, &error),
+        Err(error) => return error_page(&state, &error),
+    };
+    apis.sort_by(|a, b| {
+        (lifecycle_rank(a.lifecycle), a.title.to_lowercase())
+            .cmp(&(lifecycle_rank(b.lifecycle), b.title.to_lowercase()))
+    });
+    let query: String = query.q.trim().chars().take(MAX_QUERY_CHARS).collect();
+    let needle = query.to_lowercase();
+    let total = apis.len();
+    let production = apis
+        .iter()
+        .filter(|a| a.lifecycle == Lifecycle::Production)
+        .count();
+    render(&HomePage {
+        chrome: Chrome::new(state.branding(), "Home", "home"),
+        apis: apis
+            .into_iter()
+            .filter(|api| ApiCard::matches(api, &needle))
+            .map(ApiCard::new)
+            .collect(),
+        query,
+        total,
+        production,
+        plugins: state.plugins().len(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "plugins.html")]
+struct PluginsPage {
+    chrome: Chrome,
+    plugins: Vec<PluginRow>,
+}
+
+/// One plugin as a table row.
+struct PluginRow {
+    id: String,
+    description: String,
+    version: String,
+    world: String,
+    wit_version: String,
+    origin_kind: &'static str,
+    origin: String,
+    hosts: Vec<String>,
+    limits: String,
+    health: &'static str,
+    health_class: &'static str,
+    switched_off: bool,
+    calls: u64,
+    failures: u64,
+    failure_kinds: String,
+    last_error: Option<String>,
+}
+
+impl PluginRow {
+    fn new(info: PluginInfo) -> PluginRow {
+        let (origin_kind, origin) = match info.origin {
+            Origin::Bundled(name) => ("bundled", name),
+            Origin::File(path) => ("file", path),
+        };
+        let health = HealthCells::new(&info.health);
+        PluginRow {
+            id: info.id,
+            description: info.description,
+            version: info.version,
+            world: info.world.to_string(),
+            wit_version: info.wit_version,
+            origin_kind,
+            origin,
+            hosts: info.granted_outbound_hosts,
+            limits: limits_text(info.limits),
+            health: health.label,
+            health_class: health.class,
+            switched_off: health.switched_off,
+            calls: info.health.calls,
+            failures: health.failures,
+            failure_kinds: health.kinds,
+            last_error: info.health.last_errors.last().cloned(),
+        }
+    }
+}
+
+/// How a plugin's health reads on the page.
+#[derive(Debug, PartialEq)]
+struct HealthCells {
+    label: &'static str,
+    class: &'static str,
+    switched_off: bool,
+    failures: u64,
+    /// Failures by kind, e.g. `trap 2 · timeout 1`.
+    kinds: String,
+}
+
+impl HealthCells {
+    fn new(health: &Health) -> HealthCells {
+        let (label, class) = match health.state {
+            HealthState::Healthy => ("Healthy", "badge-good"),
+            HealthState::Degraded => ("Degraded", "badge-warn"),
+            HealthState::SwitchedOff => ("Switched off", "badge-bad"),
+        };
+        let kinds = health
+            .failures
+            .iter()
+            .filter(|(_, count)| **count > 0)
+            .map(|(kind, count)| {
+                // The serde name is the stable, documented one (`out_of_memory`).
+                let name = serde_json::to_value(kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+                    .unwrap_or_default();
+                format!("{name} {count}")
+            })
+            .collect::<Vec<_>>()
+            .join(" · ");
+        HealthCells {
+            label,
+            class,
+            switched_off: health.state == HealthState::SwitchedOff,
+            failures: health.failures.values().sum(),
+            kinds,
+        }
+    }
+}
+
+fn limits_text(limits: Limits) -> String {
+    let time = if limits.time_ms >= 1000 && limits.time_ms.is_multiple_of(1000) {
+        format!("{} s", limits.time_ms / 1000)
+    } else {
+        format!("{} ms", limits.time_ms)
+    };
+    format!("{} MiB · {time}", limits.memory_mb)
+}
+
+async fn plugins(State(state): State<AppState>) -> Response {
+    render(&PluginsPage {
+        chrome: Chrome::new(state.branding(), "Plugins", "plugins"),
+        plugins: state
+            .plugins()
+            .infos()
+            .into_iter()
+            .map(PluginRow::new)
+            .collect(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    chrome: Chrome,
+    message: &'static str,
+}
+
+/// Logs the cause and answers with a branded page that does not reveal it.
+fn error_page(state: &AppState, error: &dyn std::fmt::Display) -> Response {
+    tracing::error!(%error, "cannot build page");
+    let page = ErrorPage {
+        chrome: Chrome::new(state.branding(), "Something went wrong", ""),
+        message: "The page could not be loaded. Please try again in a moment.",
+    };
+    let mut response = render(&page);
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}
+
+fn render(page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => {
+            let mut response = Html(html).into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            );
+            headers.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            headers.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("same-origin"),
+            );
+            response
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot render page");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use portico_catalog::Database;
+    use portico_runtime::{FaultKind, Registry, Runtime, RuntimeConfig};
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::config::Config;
+
+    fn acme() -> Branding {
+        Branding {
+            name: "Acme Developer Hub".into(),
+            primary_color: "#0b6e4f".into(),
+            accent_color: "#f2a541".into(),
+            background_color: "#fbfaf7".into(),
+            text_color: "#1b1b1b".into(),
+            font_family: "'Inter', system-ui, sans-serif".into(),
+            custom_css: Some(".hero { border-radius: 0; }".into()),
+            footer_links: vec![FooterLink {
+                label: "Terms".into(),
+                url: "https://acme.example/terms".into(),
+            }],
+            ..Branding::default()
+        }
+    }
+
+    /// A state with a fresh database, optionally seeded with the demo APIs.
+    fn test_state(branding: Branding, demo: bool) -> (AppState, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&dir.path().join("portal.db")).unwrap();
+        if demo {
+            crate::demo::seed(&db).unwrap();
+        }
+        let config = Config {
+            branding,
+            data_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
+        let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+        let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .build_recorder()
+            .handle();
+        (
+            AppState::new(config, db, runtime, Registry::default(), metrics),
+            dir,
+        )
+    }
+
+    async fn get(state: &AppState, uri: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+        let response = router()
+            .with_state(state.clone())
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, headers, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn white_label_pages_never_mention_portico() {
+        let (state, _dir) = test_state(acme(), true);
+        for uri in ["/", "/plugins", "/?q=pay", "/?q=nothing-matches"] {
+            let (status, _, html) = get(&state, uri).await;
+            assert_eq!(status, StatusCode::OK, "{uri}");
+            assert!(html.contains("Acme Developer Hub"), "{uri}");
+            assert!(
+                !html.to_lowercase().contains("portico"),
+                "{uri} names Portico:\n{html}"
+            );
+            assert!(
+                !html.contains(assets::logo_url()),
+                "{uri} shows the Portico logo"
+            );
+        }
+        let (_, _, empty) = get(&test_state(acme(), false).0, "/").await;
+        assert!(
+            empty.contains("--demo"),
+            "the empty state still explains the demo flag"
+        );
+        assert!(!empty.to_lowercase().contains("portico"), "{empty}");
+    }
+
+    #[tokio::test]
+    async fn default_branding_shows_powered_by_portico_and_its_logo() {
+        let (state, _dir) = test_state(Branding::default(), false);
+        let (_, _, html) = get(&state, "/").await;
+        assert!(
+            html.contains(
+                "Powered by <a href=\"https://github.com/portico-dev/portico\">Portico</a>"
+            )
+        );
+        assert!(html.contains("<title>Home – Portico</title>"));
+        assert!(html.contains(&format!("<img src=\"{}\"", assets::logo_url())));
+        assert!(
+            html.contains("portico serve --demo"),
+            "the empty state names the command"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_page_has_a_title_naming_page_and_portal_and_the_footer_links() {
+        let (state, _dir) = test_state(acme(), true);
+        let (_, _, home) = get(&state, "/").await;
+        let (_, _, plugins) = get(&state, "/plugins").await;
+        assert!(home.contains("<html lang=\"en\">"));
+        assert!(home.contains("<title>Home – Acme Developer Hub</title>"));
+        assert!(plugins.contains("<title>Plugins – Acme Developer Hub</title>"));
+        for html in [&home, &plugins] {
+            assert!(html.contains("<a href=\"https://acme.example/terms\">Terms</a>"));
+            assert!(!html.contains("Powered by"));
+        }
+        assert!(home.contains("<a href=\"/\" aria-current=\"page\">Home</a>"));
+        assert!(plugins.contains("<a href=\"/plugins\" aria-current=\"page\">Plugins</a>"));
+    }
+
+    #[tokio::test]
+    async fn css_variables_carry_the_configured_colours_before_the_stylesheet_and_custom_css() {
+        let (state, _dir) = test_state(acme(), false);
+        let (_, headers, html) = get(&state, "/").await;
+        let vars = "<style>:root{--color-primary:#0b6e4f;--color-accent:#f2a541;--color-bg:#fbfaf7;\
+                    --color-text:#1b1b1b;--font-body:'Inter', system-ui, sans-serif;--font-mono:";
+        let at_vars = html.find(vars).expect("the theme block");
+        let at_sheet = html.find(assets::stylesheet_url()).expect("the stylesheet");
+        let at_custom = html
+            .find("<style>.hero { border-radius: 0; }</style>")
+            .expect("custom css");
+        assert!(
+            at_vars < at_sheet && at_sheet < at_custom,
+            "theme, then stylesheet, then custom CSS"
+        );
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(
+            csp.contains("default-src 'none'") && !csp.contains("script-src"),
+            "{csp}"
+        );
+    }
+
+    #[tokio::test]
+    async fn hostile_branding_values_are_neutralised() {
+        let hostile = Branding {
+            name: "<script>alert('name')</script>".into(),
+            primary_color: "red;}</style><script>alert(1)</script>".into(),
+            font_family: "x;}body{display:none".into(),
+            logo_url: Some("javascript:alert(1)".into()),
+            custom_css: Some("a{}</STYLE><script>alert(2)</script>".into()),
+            footer_links: vec![
+                FooterLink {
+                    label: "<b>x</b>".into(),
+                    url: "javascript:alert(3)".into(),
+                },
+                FooterLink {
+                    label: "Docs\" onmouseover=\"alert(4)".into(),
+                    url: "/docs".into(),
+                },
+            ],
+            ..Branding::default()
+        };
+        let (state, _dir) = test_state(hostile, true);
+        let (status, _, html) = get(&state, "/").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!html.to_lowercase().contains("<script"), "{html}");
+        assert!(!html.contains("javascript:"), "{html}");
+        assert!(!html.contains("display:none"), "{html}");
+        assert!(!html.contains("onmouseover=\""), "{html}");
+        assert!(
+            html.contains("&#60;script&#62;alert(&#39;name&#39;)&#60;/script&#62;"),
+            "the name is text"
+        );
+        let default = Branding::default();
+        assert!(html.contains(&format!("--color-primary:{};", default.primary_color)));
+        assert_eq!(
+            html.matches("<style>").count(),
+            1,
+            "no custom CSS block: {html}"
+        );
+    }
+
+    #[tokio::test]
+    async fn demo_apis_are_cards_with_lifecycle_badges_production_first() {
+        let (state, _dir) = test_state(Branding::default(), true);
+        let (_, _, html) = get(&state, "/").await;
+        for title in ["Petstore", "Payments", "Weather", "Orders (v1)"] {
+            assert!(html.contains(&format!(">{title}</h3>")), "{title}");
+        }
+        assert!(html.contains("<span class=\"badge badge-good\">Production</span>"));
+        assert!(html.contains("<span class=\"badge badge-warn\">Experimental</span>"));
+        assert!(html.contains("<span class=\"badge badge-bad\">Deprecated</span>"));
+        assert!(html.contains("Owner <strong>pets-team</strong>"));
+        assert!(html.contains("<li class=\"tag\">pets</li>"));
+        assert!(html.find(">Payments<").unwrap() < html.find(">Weather<").unwrap());
+        assert!(html.find(">Weather<").unwrap() < html.find(">Orders (v1)<").unwrap());
+        assert!(html.contains("<dt>Plugins installed</dt><dd>0</dd>"));
+        assert!(html.contains("<dt>In production</dt><dd>2</dd>"));
+    }
+
+    #[tokio::test]
+    async fn search_narrows_the_catalogue_and_says_when_nothing_matches() {
+        let (state, _dir) = test_state(Branding::default(), true);
+        let (_, _, html) = get(&state, "/?q=PAY").await;
+        assert!(html.contains(">Payments</h3>") && html.contains(">Orders (v1)</h3>"));
+        assert!(!html.contains(">Weather</h3>"));
+        assert!(html.contains("value=\"PAY\""));
+        let (_, _, html) = get(&state, "/?q=%3Cb%3Ezebra").await;
+        assert!(html.contains("No API matches “&#60;b&#62;zebra”"), "{html}");
+    }
+
+    #[tokio::test]
+    async fn empty_plugin_list_says_how_to_install_one() {
+        let (state, _dir) = test_state(Branding::default(), false);
+        let (_, _, html) = get(&state, "/plugins").await;
+        assert!(html.contains("No plugins installed"));
+    }
+
+    #[test]
+    fn a_switched_off_plugin_is_flagged_and_its_failures_counted_by_kind() {
+        let health = Health {
+            state: HealthState::SwitchedOff,
+            calls: 9,
+            failures: BTreeMap::from([(FaultKind::Trap, 2), (FaultKind::OutOfMemory, 3)]),
+            consecutive_faults: 5,
+            mean_call_us: 120,
+            last_errors: vec!["wasm trap: unreachable".into()],
+        };
+        let cells = HealthCells::new(&health);
+        assert_eq!(
+            cells,
+            HealthCells {
+                label: "Switched off",
+                class: "badge-bad",
+                switched_off: true,
+                failures: 5,
+                kinds: "out of memory 3 · trap 2".into(),
+            }
+        );
+        let page = PluginsPage {
+            chrome: Chrome::new(&acme(), "Plugins", "plugins"),
+            plugins: vec![PluginRow {
+                id: "widget".into(),
+                description: String::new(),
+                version: "1.0.0".into(),
+                world: "analytics-widget".into(),
+                wit_version: "0.1.0".into(),
+                origin_kind: "file",
+                origin: "/srv/plugins/widget.wasm".into(),
+                hosts: vec!["https://api.acme.example".into()],
+                limits: limits_text(Limits {
+                    memory_mb: 64,
+                    time_ms: 10_000,
+                }),
+                health: cells.label,
+                health_class: cells.class,
+                switched_off: cells.switched_off,
+                calls: health.calls,
+                failures: cells.failures,
+                failure_kinds: cells.kinds,
+                last_error: health.last_errors.last().cloned(),
+            }],
+        };
+        let html = page.render().unwrap();
+        assert!(html.contains("<tr class=\"is-off\">"));
+        assert!(html.contains("<span class=\"badge badge-bad\">Switched off</span>"));
+        assert!(html.contains("64 MiB · 10 s"));
+        assert!(html.contains("wasm trap: unreachable"));
+        assert!(html.contains("<li>https://api.acme.example</li>"));
+    }
+
+    #[tokio::test]
+    async fn assets_are_cached_for_a_year_and_unknown_ones_are_not_found() {
+        let (state, _dir) = test_state(Branding::default(), false);
+        let (status, headers, css) = get(&state, assets::stylesheet_url()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "text/css; charset=utf-8");
+        assert_eq!(
+            headers[header::CACHE_CONTROL],
+            "public, max-age=31536000, immutable"
+        );
+        assert!(css.contains("--color-primary") && !css.to_lowercase().contains("portico"));
+        let (status, headers, _) = get(&state, assets::logo_url()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "image/svg+xml");
+        let (status, _, _) = get(&state, "/assets/portal.css").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
 }

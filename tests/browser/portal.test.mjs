@@ -1,0 +1,306 @@
+// Loads the real portal in headless Chromium and checks what a visitor sees:
+// branding, theme variables, demo content, footer links and white-labelling.
+// Builds nothing: it runs target/release/portico (or $PORTICO_BIN) and
+// Debian's /usr/bin/chromium (or $CHROMIUM). Run: node --test tests/browser/
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const bin = process.env.PORTICO_BIN || path.join(root, 'target/release/portico');
+const screenshots = path.join(here, 'screenshots');
+const updateReadmeScreenshot = process.env.UPDATE_SCREENSHOT === '1';
+
+// Fails a start that never reports instead of hanging the suite; not a synchronisation delay.
+const START_TIMEOUT_MS = 60_000;
+
+const ACME = {
+  name: 'Acme Developer Hub',
+  primary: '#0b6e4f',
+  accent: '#f2a541',
+  background: '#f8f7f4',
+  text: '#1c2321',
+  links: [
+    { label: 'Terms of use', url: 'https://acme.example/terms' },
+    { label: 'Status', url: 'https://status.acme.example/' },
+    { label: 'Contact', url: 'mailto:developers@acme.example' },
+  ],
+};
+
+const ACME_LOGO =
+  'data:image/svg+xml,' +
+  encodeURIComponent(
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64">` +
+      `<rect width="64" height="64" rx="14" fill="${ACME.accent}"/>` +
+      `<path d="M32 12 50 52H41.5L38 43H26l-3.5 9H14L32 12Zm0 15.5L28.4 37h7.2L32 27.5Z" fill="${ACME.primary}"/>` +
+      `</svg>`,
+  );
+
+const DEMO_TITLES = ['Petstore', 'Payments', 'Weather', 'Orders (v1)'];
+
+/** A TOML string; JSON's escapes are a subset of TOML's basic strings. */
+const str = (value) => JSON.stringify(value);
+
+function acmeConfig() {
+  const links = ACME.links
+    .map((l) => `[[branding.footer_links]]\nlabel = ${str(l.label)}\nurl = ${str(l.url)}\n`)
+    .join('\n');
+  return `[branding]
+name = ${str(ACME.name)}
+logo_url = ${str(ACME_LOGO)}
+primary_color = ${str(ACME.primary)}
+accent_color = ${str(ACME.accent)}
+background_color = ${str(ACME.background)}
+text_color = ${str(ACME.text)}
+font_family = "'Inter', 'Liberation Sans', system-ui, sans-serif"
+custom_css = ${str('.card { border-radius: 6px; }')}
+
+${links}`;
+}
+
+/**
+ * Starts `portico serve --demo` on a free port with `config` (TOML text, or
+ * none), and resolves once it prints its `listening on` line.
+ */
+async function startPortal(config) {
+  const dir = await mkdtemp(path.join(tmpdir(), 'portal-browser-'));
+  const dataDir = path.join(dir, 'data');
+  await mkdir(dataDir);
+  const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--demo'];
+  if (config !== undefined) {
+    const file = path.join(dir, 'portal.toml');
+    await writeFile(file, config);
+    args.push('--config', file);
+  }
+  // The caller's PORTICO_* variables would override what this test sets.
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !key.startsWith('PORTICO_')),
+  );
+  // cwd is the temp dir so a ./portico.toml in the caller's directory is never read.
+  const child = spawn(bin, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk) => {
+    stderr = (stderr + chunk).slice(-8_000);
+  });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const url = await new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no "listening on" line within ${START_TIMEOUT_MS} ms\n${stderr}`)),
+        START_TIMEOUT_MS,
+      );
+      const done = (fn, value) => {
+        clearTimeout(timer);
+        fn(value);
+      };
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const match = /^listening on (http:\/\/\S+)$/.exec(line.trim());
+        if (match) done(resolve, match[1]);
+      });
+      child.on('error', (error) => done(reject, error));
+      child.on('exit', (code, signal) =>
+        done(reject, new Error(`portal exited (${code ?? signal}) before listening\n${stderr}`)),
+      );
+    });
+    return { url, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Headless Chromium with a fresh profile; nothing downloaded. */
+async function launchBrowser() {
+  const profile = await mkdtemp(path.join(tmpdir(), 'portal-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1280, height: 860 },
+    deviceScaleFactor: 1,
+  });
+  const close = async () => {
+    await context.close();
+    await rm(profile, { recursive: true, force: true });
+  };
+  return { context, close };
+}
+
+/** Opens `url` and records console errors (a CSP violation shows up there). */
+async function open(context, url) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+  page.on('pageerror', (error) => errors.push(String(error)));
+  const response = await page.goto(url, { waitUntil: 'load' });
+  assert.equal(response.status(), 200, `GET ${url}`);
+  return { page, errors };
+}
+
+function hexToRgb(hex) {
+  const n = Number.parseInt(hex.slice(1), 16);
+  return `rgb(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255})`;
+}
+
+async function assertNoPortico(page) {
+  const html = await page.evaluate(() => document.documentElement.outerHTML);
+  const at = html.toLowerCase().indexOf('portico');
+  assert.equal(at, -1, `"Portico" appears at ${at}: …${html.slice(Math.max(0, at - 80), at + 80)}…`);
+}
+
+async function screenshot(page, name) {
+  await mkdir(screenshots, { recursive: true });
+  await page.screenshot({ path: path.join(screenshots, name), fullPage: true });
+}
+
+before(async () => {
+  await access(bin).catch(() => {
+    throw new Error(`${bin} not found: run \`cargo build --release -p portico\` or set PORTICO_BIN`);
+  });
+});
+
+describe('a white-label portal (Acme Developer Hub)', () => {
+  let portal;
+  let browser;
+
+  before(async () => {
+    portal = await startPortal(acmeConfig());
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await portal?.stop();
+  });
+
+  test('home page carries the branding, the theme and the demo APIs, and never names Portico', async () => {
+    const { page, errors } = await open(browser.context, `${portal.url}/`);
+
+    assert.equal(await page.title(), `Home – ${ACME.name}`);
+    const header = page.locator('header.site-header');
+    assert.match(await header.innerText(), new RegExp(ACME.name));
+
+    const primary = await page.evaluate(() =>
+      getComputedStyle(document.documentElement).getPropertyValue('--color-primary').trim(),
+    );
+    assert.equal(primary, ACME.primary);
+    const headerBackground = await header.evaluate((el) => getComputedStyle(el).backgroundColor);
+    assert.equal(headerBackground, hexToRgb(ACME.primary));
+    const bodyBackground = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.equal(bodyBackground, hexToRgb(ACME.background));
+
+    const logo = page.locator('header .brand img');
+    assert.equal(await logo.getAttribute('src'), ACME_LOGO);
+    assert.ok(
+      await logo.evaluate((img) => img.complete && img.naturalWidth > 0),
+      'the data: logo loads',
+    );
+
+    const titles = await page.locator('.card h3').allInnerTexts();
+    assert.deepEqual([...titles].sort(), [...DEMO_TITLES].sort());
+    assert.equal(await page.locator('.card .badge', { hasText: 'Deprecated' }).count(), 1);
+
+    // The operator's CSS comes last, so it wins over the stylesheet.
+    const radius = await page.locator('.card').first().evaluate((el) => getComputedStyle(el).borderRadius);
+    assert.equal(radius, '6px');
+
+    const footer = page.locator('footer.site-footer');
+    for (const link of ACME.links) {
+      assert.equal(await footer.getByRole('link', { name: link.label }).getAttribute('href'), link.url);
+    }
+    assert.equal(await footer.getByText('Powered by').count(), 0);
+
+    assert.equal(await page.evaluate(() => document.scripts.length), 0, 'pages need no JavaScript');
+    await assertNoPortico(page);
+    assert.deepEqual(errors, [], 'no console errors (CSP violations, failed loads)');
+
+    await screenshot(page, 'home.png');
+    if (updateReadmeScreenshot) {
+      await page.screenshot({ path: path.join(root, 'docs/screenshot.png'), fullPage: true });
+    }
+    await page.close();
+  });
+
+  test('search without JavaScript narrows the list', async () => {
+    const { page } = await open(browser.context, `${portal.url}/`);
+    await page.getByRole('searchbox', { name: 'Search APIs' }).fill('payments');
+    await Promise.all([page.waitForURL(/\?q=payments/), page.getByRole('button', { name: 'Search' }).click()]);
+    const titles = await page.locator('.card h3').allInnerTexts();
+    assert.deepEqual([...titles].sort(), ['Orders (v1)', 'Payments']);
+    await page.close();
+  });
+
+  test('plugins page is branded and lists what is installed', async () => {
+    const { page, errors } = await open(browser.context, `${portal.url}/plugins`);
+    assert.equal(await page.title(), `Plugins – ${ACME.name}`);
+    assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Plugins');
+    assert.equal(
+      await page.locator('nav[aria-label="Main"] a[aria-current="page"]').innerText(),
+      'Plugins',
+    );
+    const rows = await page.locator('tbody tr').count();
+    const empty = await page.getByText('No plugins installed').count();
+    assert.ok(rows > 0 || empty === 1, 'either a table of plugins or the empty state');
+    await assertNoPortico(page);
+    assert.deepEqual(errors, []);
+    await screenshot(page, 'plugins.png');
+    await page.close();
+  });
+});
+
+describe('a portal with default branding', () => {
+  let portal;
+  let browser;
+
+  before(async () => {
+    portal = await startPortal(undefined);
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await portal?.stop();
+  });
+
+  test('shows its own name, logo and "Powered by Portico"', async () => {
+    const { page, errors } = await open(browser.context, `${portal.url}/`);
+    assert.equal(await page.title(), 'Home – Portico');
+    const footer = page.locator('footer.site-footer');
+    assert.match(await footer.innerText(), /Powered by Portico/);
+    const logo = page.locator('header .brand img');
+    assert.ok(await logo.evaluate((img) => img.complete && img.naturalWidth > 0), 'the logo loads');
+    const titles = await page.locator('.card h3').allInnerTexts();
+    assert.deepEqual([...titles].sort(), [...DEMO_TITLES].sort());
+    assert.deepEqual(errors, []);
+    await screenshot(page, 'home-default.png');
+    await page.close();
+  });
+});
