@@ -162,3 +162,12 @@ async fn demo_content_is_seeded_once() {
     portico::demo::seed(app.server.state.db()).unwrap();
     assert_eq!(app.server.state.db().list_apis().unwrap().len(), apis.len());
 }
+
+#[tokio::test]
+async fn openapi_document_is_served_and_describes_the_api() {
+    let app = spawn_app(AppSpec::default()).await;
+    let doc: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    assert!(doc["paths"]["/api/v1/plugins"]["get"].is_object());
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+}

@@ -10,6 +10,7 @@
 mod db;
 mod kv;
 mod model;
+pub mod spec;
 
 pub use db::{Database, DbError};
 pub use kv::SqliteKv;

@@ -18,7 +18,7 @@ use wasmtime::component::Component;
 type HmacSha256 = Hmac<Sha256>;
 
 /// Whether a load hit the cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CacheOutcome {
     /// Loaded a precompiled artifact.

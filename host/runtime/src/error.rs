@@ -56,7 +56,7 @@ pub enum LoadError {
 }
 
 /// How a plugin faulted; counted in its health.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultKind {
     /// The call ran past its time limit.

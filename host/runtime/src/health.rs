@@ -20,7 +20,7 @@ const DEFAULT_COOL_DOWN: Duration = Duration::from_secs(30);
 const RECENT_ERRORS: usize = 5;
 
 /// The state shown to operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthState {
     /// Working.
@@ -32,7 +32,7 @@ pub enum HealthState {
 }
 
 /// A snapshot of a plugin's health.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Health {
     /// The current state.
     pub state: HealthState,

@@ -48,7 +48,7 @@ pub enum ManifestError {
 }
 
 /// The extension points a plugin can serve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum World {
     /// A gateway connector.
@@ -111,7 +111,7 @@ impl std::fmt::Display for World {
 }
 
 /// Whether the host may carry on when the plugin fails.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FailureMode {
     /// The page or job proceeds without the plugin (a widget).
@@ -122,7 +122,7 @@ pub enum FailureMode {
 }
 
 /// What a plugin asks the operator for.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Capabilities {
     /// Outbound HTTP destinations as `scheme://host[:port|:*]`, `*.` wildcards allowed.
@@ -134,7 +134,7 @@ pub struct Capabilities {
 }
 
 /// Resource limits per call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Linear memory, in MiB.

@@ -28,7 +28,7 @@ use crate::state::CallState;
 use crate::worlds::PluginError;
 
 /// Where a plugin came from, for messages and the plugins page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", content = "name", rename_all = "snake_case")]
 pub enum Origin {
     /// Built into the binary.
@@ -83,7 +83,7 @@ pub struct Inspection {
 }
 
 /// A plugin as the host reports it (`GET /api/v1/plugins`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PluginInfo {
     /// Its id.
     pub id: String,

@@ -1,33 +1,58 @@
 //! The operational and plugin endpoints: health, readiness, metrics, plugins.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
 use portico_runtime::PluginInfo;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::problem::ApiError;
+use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/api/v1/plugins", get(list_plugins))
-        .route("/api/v1/plugins/{id}", get(get_plugin))
+/// Routes of this module, with their OpenAPI descriptions.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(list_plugins))
+        .routes(routes!(get_plugin))
+}
+
+/// The answer of `/healthz`.
+#[derive(Serialize, ToSchema)]
+struct Liveness {
+    /// Always `ok`.
+    status: &'static str,
+    /// Seconds since start.
+    uptime_s: u64,
+}
+
+/// The answer of `/readyz`.
+#[derive(Serialize, ToSchema)]
+struct Readiness {
+    /// Always `ready`.
+    status: &'static str,
+    /// Plugins loaded.
+    plugins: usize,
 }
 
 /// Liveness: the process answers.
-async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    Json(json!({ "status": "ok", "uptime_s": state.uptime_s() }))
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The process is alive", body = Liveness)))]
+async fn healthz(State(state): State<AppState>) -> Json<Liveness> {
+    Json(Liveness { status: "ok", uptime_s: state.uptime_s() })
 }
 
 /// Readiness: start-up finished and the database answers.
-async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "Ready to serve", body = Readiness),
+    (status = 503, description = "Starting, or the database does not answer", body = Problem, content_type = "application/problem+json")))]
+async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
     if !state.is_ready() {
         return Err(ApiError::Unavailable("still starting".into()));
     }
@@ -38,12 +63,12 @@ async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiE
     if !db_ok {
         return Err(ApiError::Unavailable("the database does not answer".into()));
     }
-    Ok(Json(
-        json!({ "status": "ready", "plugins": state.plugins().len() }),
-    ))
+    Ok(Json(Readiness { status: "ready", plugins: state.plugins().len() }))
 }
 
 /// Prometheus metrics, with plugin health sampled at scrape time.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses(
+    (status = 200, description = "Metrics in the Prometheus text format", body = String, content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     for plugin in state.plugins().all() {
         let health = plugin.health();
@@ -71,11 +96,18 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Every loaded plugin: id, version, world, WIT version, capabilities, limits, health.
+#[utoipa::path(get, path = "/api/v1/plugins", tag = "plugins",
+    responses((status = 200, description = "The loaded plugins", body = Vec<PluginInfo>)))]
 async fn list_plugins(State(state): State<AppState>) -> Json<Vec<PluginInfo>> {
     Json(state.plugins().infos())
 }
 
 /// One plugin.
+#[utoipa::path(get, path = "/api/v1/plugins/{id}", tag = "plugins",
+    params(("id" = String, Path, description = "The plugin's id")),
+    responses(
+        (status = 200, description = "The plugin", body = PluginInfo),
+        (status = 404, description = "No such plugin", body = Problem, content_type = "application/problem+json")))]
 async fn get_plugin(
     State(state): State<AppState>,
     Path(id): Path<String>,

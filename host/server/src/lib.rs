@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod loader;
+pub mod openapi;
 pub mod problem;
 pub mod server;
 pub mod state;

@@ -26,7 +26,7 @@ pub enum ApiError {
 }
 
 /// The problem+json body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// A URI naming the problem type.
     #[serde(rename = "type")]

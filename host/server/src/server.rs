@@ -9,7 +9,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use axum::routing::get;
 use axum::Router;
+use axum::http::header;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -24,12 +26,22 @@ use tower_http::trace::TraceLayer;
 use crate::config::Config;
 use crate::problem::ApiError;
 use crate::state::AppState;
-use crate::{api, demo, loader, ui};
+use crate::{demo, loader, openapi, ui};
 
 /// Builds the whole application router.
 pub fn app(state: AppState) -> Router {
+    let (api, openapi) = openapi::api_router().split_for_parts();
+    // Serialised once: the document only changes with the code.
+    let openapi: Arc<str> = serde_json::to_string(&openapi).expect("the document serialises").into();
     Router::new()
-        .merge(api::router())
+        .merge(api)
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = openapi.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], doc.to_string()) }
+            }),
+        )
         .merge(ui::router())
         .fallback(|| async { ApiError::NotFound("no such page or endpoint".into()) })
         .with_state(state)
