@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server on port 0, real plugins built from
 //! `tests/fixtures/`, `plugins/` and `examples/`, real HTTP.
 
+mod catalog;
 mod cli;
 mod hostile;
 mod server;

@@ -159,15 +159,39 @@ async fn demo_content_is_seeded_once() {
     .await;
     let apis = app.server.state.db().list_apis().unwrap();
     assert!(apis.len() >= 3, "{apis:?}");
-    portico::demo::seed(app.server.state.db()).unwrap();
-    assert_eq!(app.server.state.db().list_apis().unwrap().len(), apis.len());
+    let state = &app.server.state;
+    portico::demo::seed(state.db(), state.catalog().as_ref(), app.data_dir.path()).unwrap();
+    assert_eq!(state.db().list_apis().unwrap().len(), apis.len());
+
+    let page: serde_json::Value = app
+        .get("/api/catalog/entities?filter=kind=api&fields=metadata.name")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page.as_array().unwrap().len(), 4, "{page}");
+    let petstore = state
+        .catalog()
+        .operations(&portico_catalog::EntityRef::new(
+            "api", "default", "petstore",
+        ))
+        .unwrap();
+    assert_eq!(
+        petstore.len(),
+        4,
+        "the demo spec's operations are indexed: {petstore:?}"
+    );
 }
 
 #[tokio::test]
 async fn openapi_document_is_served_and_describes_the_api() {
     let app = spawn_app(AppSpec::default()).await;
     let doc: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
     assert!(doc["paths"]["/api/v1/plugins"]["get"].is_object());
     assert!(doc["components"]["schemas"]["Problem"].is_object());
 }

@@ -276,6 +276,75 @@ describe('a white-label portal (Acme Developer Hub)', () => {
   });
 });
 
+describe('the catalogue of a white-label portal', () => {
+  let portal;
+  let browser;
+
+  before(async () => {
+    portal = await startPortal(acmeConfig());
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await portal?.stop();
+  });
+
+  test('facet links narrow the catalogue without JavaScript', async () => {
+    const { page, errors } = await open(browser.context, `${portal.url}/catalog`);
+    assert.equal(await page.title(), `Catalog – ${ACME.name}`);
+    assert.equal(
+      await page.locator('nav[aria-label="Main"] a[aria-current="page"]').innerText(),
+      'Catalog',
+    );
+    const all = await page.locator('.result').count();
+    assert.ok(all > DEMO_TITLES.length, `every kind is listed (${all})`);
+
+    const kind = page.locator('section.facet', { has: page.getByRole('heading', { name: 'Kind' }) });
+    await Promise.all([
+      page.waitForURL(/\/catalog\?kind=API$/),
+      kind.locator('a.facet-value', { hasText: 'API' }).click(),
+    ]);
+    const titles = await page.locator('.result h3').allInnerTexts();
+    assert.deepEqual([...titles].sort(), [...DEMO_TITLES].sort());
+    assert.equal(await page.locator('a.facet-value.is-selected').count(), 1);
+
+    await page.getByRole('searchbox', { name: 'Search the catalog' }).fill('pets');
+    await Promise.all([page.waitForURL(/q=pets/), page.getByRole('button', { name: 'Search' }).click()]);
+    assert.match(page.url(), /kind=API/, 'the search keeps the selected filters');
+    assert.deepEqual(await page.locator('.result h3').allInnerTexts(), ['Petstore']);
+
+    assert.equal(await page.evaluate(() => document.scripts.length), 0);
+    await assertNoPortico(page);
+    assert.deepEqual(errors, []);
+    await screenshot(page, 'catalog.png');
+    await page.close();
+  });
+
+  test('an API page shows its operations and links to its owner', async () => {
+    const { page, errors } = await open(browser.context, `${portal.url}/apis/default/petstore`);
+    assert.equal(await page.title(), `Petstore – ${ACME.name}`);
+    assert.ok((await page.locator('table.operations tbody tr').count()) > 0, 'operations are listed');
+    await screenshot(page, 'api.png');
+    const facts = page.locator('aside.facts');
+    await Promise.all([
+      page.waitForURL(/\/catalog\/group\/default\/pets-team$/),
+      facts.getByRole('link', { name: 'pets-team' }).click(),
+    ]);
+    const ownerOf = page.locator('[data-relation="ownerOf"]');
+    assert.ok((await ownerOf.getByRole('link', { name: 'petstore' }).count()) > 0, 'relations go both ways');
+    await assertNoPortico(page);
+    assert.deepEqual(errors, []);
+    await page.close();
+
+    const missing = await browser.context.newPage();
+    const response = await missing.goto(`${portal.url}/apis/default/no-such-api`);
+    assert.equal(response.status(), 404);
+    assert.equal(await missing.title(), `Not found – ${ACME.name}`);
+    await missing.close();
+  });
+});
+
 describe('a portal with default branding', () => {
   let portal;
   let browser;

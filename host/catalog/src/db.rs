@@ -26,8 +26,9 @@ pub enum DbError {
 }
 
 /// The schema, one migration per step; never edit a released step, add one.
-const MIGRATIONS: &[M<'static>] = &[M::up(
-    "CREATE TABLE plugin_kv (
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(
+        "CREATE TABLE plugin_kv (
         plugin TEXT NOT NULL,
         key TEXT NOT NULL,
         value BLOB NOT NULL,
@@ -45,7 +46,91 @@ const MIGRATIONS: &[M<'static>] = &[M::up(
         source TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (namespace, name)
     );",
-)];
+    ),
+    // The unified catalogue: entities with provenance, a key/value index for
+    // filters and facets, relations both ways, API operations, and FTS5.
+    M::up(
+        "CREATE TABLE catalog_sources (
+        source TEXT PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        target TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        synced_at TEXT
+    ) WITHOUT ROWID;
+    CREATE TABLE entities (
+        id INTEGER PRIMARY KEY,
+        ref_key TEXT NOT NULL UNIQUE,
+        entity_ref TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        name TEXT NOT NULL,
+        uid TEXT NOT NULL UNIQUE,
+        etag TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        body TEXT NOT NULL,
+        source TEXT NOT NULL,
+        location TEXT NOT NULL,
+        orphaned INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE INDEX entities_by_kind ON entities (kind, ref_key);
+    CREATE INDEX entities_by_source ON entities (source);
+    CREATE TABLE entity_search (
+        entity_id INTEGER NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT,
+        -- as written, where that differs from the lowercased value
+        original TEXT
+    );
+    CREATE INDEX entity_search_by_key ON entity_search (key, value, entity_id);
+    CREATE INDEX entity_search_by_entity ON entity_search (entity_id);
+    CREATE TABLE entity_relations (
+        originator INTEGER NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+        source_key TEXT NOT NULL,
+        type TEXT NOT NULL,
+        type_key TEXT NOT NULL,
+        target_key TEXT NOT NULL,
+        target_ref TEXT NOT NULL
+    );
+    CREATE INDEX entity_relations_by_source ON entity_relations (source_key, type_key);
+    CREATE INDEX entity_relations_by_target ON entity_relations (type_key, target_key);
+    CREATE INDEX entity_relations_by_originator ON entity_relations (originator);
+    CREATE TABLE api_operations (
+        entity_id INTEGER NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        method TEXT NOT NULL,
+        path TEXT NOT NULL,
+        operation_id TEXT,
+        summary TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (entity_id, position)
+    ) WITHOUT ROWID;
+    CREATE VIRTUAL TABLE entities_fts USING fts5 (
+        name, title, description, tags, owner, operations,
+        tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
+    );
+    INSERT INTO entities_fts (entities_fts, rank) VALUES ('rank', 'bm25(10.0, 5.0, 1.0, 3.0, 2.0, 1.0)');
+    CREATE TRIGGER entities_fts_delete AFTER DELETE ON entities BEGIN
+        DELETE FROM entities_fts WHERE rowid = old.id;
+    END;
+    CREATE TABLE entity_facets (
+        id INTEGER PRIMARY KEY REFERENCES entities (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL COLLATE NOCASE,
+        spec_type TEXT COLLATE NOCASE,
+        lifecycle TEXT COLLATE NOCASE,
+        owner TEXT COLLATE NOCASE,
+        source TEXT NOT NULL COLLATE NOCASE,
+        tags TEXT NOT NULL DEFAULT '',
+        name_lc TEXT NOT NULL,
+        title_lc TEXT
+    );
+    CREATE INDEX entity_facets_by_name ON entity_facets (name_lc);
+    CREATE INDEX entity_facets_by_title ON entity_facets (title_lc);
+    CREATE INDEX entity_facets_by_kind ON entity_facets (kind);",
+    ),
+];
 
 /// A handle on the portal's SQLite database; cheap to clone.
 #[derive(Clone)]

@@ -1,17 +1,49 @@
-//! Portico's catalogue: the APIs and entities a portal knows, in SQLite.
+//! Portico's catalogue: Backstage-compatible entities from descriptor files,
+//! gateways and the API, with provenance, relations, filters, facets and
+//! full-text search, stored in SQLite (WAL, migrations) behind a store trait.
 //!
-//! This is the thin start the foundation needs: opening (or creating) the
-//! database with WAL and migrations, plugin key-value storage, and a minimal
-//! API listing that the demo and the home page use. Entities, versions and
-//! search grow here.
+//! Also plugin key-value storage and the foundation's API summary table.
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod db;
+mod descriptor;
+mod entity;
+mod entity_ref;
+mod filter;
+mod import;
 mod kv;
 mod model;
+mod relations;
+mod search;
 pub mod spec;
+mod sqlite;
+mod sqlite_write;
+mod store;
+mod validate;
 
 pub use db::{Database, DbError};
+pub use descriptor::UrlReader;
+pub use entity::{
+    Entity, Link, MANAGED_BY_LOCATION, MANAGED_BY_ORIGIN_LOCATION, Metadata, ORPHAN, Relation,
+};
+pub use entity_ref::{DEFAULT_NAMESPACE, EntityRef, RefError};
+pub use filter::{Condition, EntityFilter, Order};
+pub use import::{ImportOptions, ImportReport, Problem, Progress, ProgressFn, Stage, import_paths};
 pub use kv::SqliteKv;
 pub use model::{ApiSummary, Lifecycle};
+pub use relations::{DeclaredRelation, declared as declared_relations};
+pub use search::{OperationRow, SEARCH_FACETS, SearchHit, SearchQuery, SearchResults};
+pub use sqlite::SqliteStore;
+pub use store::{
+    CatalogError, CatalogStore, EntityPage, FacetCount, Facets, Fields, FullTextFilter, ListQuery,
+    OrphanPolicy, PageQuery, Rejected, SourceInfo, SourceSync, StoredEntity, SyncOutcome,
+    upsert_entities,
+};
+/// URLs, as [`UrlReader`] receives them.
+pub use url::Url;
+pub use validate::{
+    API_VERSIONS, EntityError, InvalidEntity, KINDS, is_valid_entity_name, is_valid_label_key,
+    is_valid_namespace, is_valid_tag, parse_entity,
+};

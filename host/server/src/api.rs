@@ -45,7 +45,10 @@ struct Readiness {
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "The process is alive", body = Liveness)))]
 async fn healthz(State(state): State<AppState>) -> Json<Liveness> {
-    Json(Liveness { status: "ok", uptime_s: state.uptime_s() })
+    Json(Liveness {
+        status: "ok",
+        uptime_s: state.uptime_s(),
+    })
 }
 
 /// Readiness: start-up finished and the database answers.
@@ -63,7 +66,10 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiErr
     if !db_ok {
         return Err(ApiError::Unavailable("the database does not answer".into()));
     }
-    Ok(Json(Readiness { status: "ready", plugins: state.plugins().len() }))
+    Ok(Json(Readiness {
+        status: "ready",
+        plugins: state.plugins().len(),
+    }))
 }
 
 /// Prometheus metrics, with plugin health sampled at scrape time.

@@ -35,6 +35,38 @@ enum Command {
     /// Lists and inspects plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Imports, checks and exports catalogue entities.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Imports Backstage descriptor files, or directories of them (works while the server runs).
+    Import {
+        /// Files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Checks descriptor files without importing them; exits with 1 when any entity is invalid.
+    Validate {
+        /// Files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Writes every entity to standard output as YAML documents.
+    Export {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// A JSON array instead of YAML.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -104,6 +136,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Plugin(PluginCommand::List { config, json }) => plugin_list(config, json),
         Command::Plugin(PluginCommand::Inspect { file, json }) => plugin_inspect(&file, json),
+        Command::Catalog(command) => catalog(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -169,6 +202,62 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+fn catalog(command: CatalogCommand) -> Result<(), Failure> {
+    use crate::catalog_cli;
+    let report = match command {
+        CatalogCommand::Import {
+            paths,
+            config,
+            json,
+        } => {
+            paths
+                .iter()
+                .try_for_each(|p| catalog_cli::check_exists(p))?;
+            let config = load_config(config, None, false)?;
+            let store = catalog_cli::open_store(&config)?;
+            let report =
+                catalog_cli::import(&store, &paths).map_err(|error| Failure { code: 1, error })?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)?
+                );
+            } else {
+                print!("{}", catalog_cli::summary(&report));
+            }
+            report
+        }
+        CatalogCommand::Validate { paths } => {
+            paths
+                .iter()
+                .try_for_each(|p| catalog_cli::check_exists(p))?;
+            let report =
+                catalog_cli::validate(&paths).map_err(|error| Failure { code: 1, error })?;
+            let valid = report.added.len() + report.changed.len() + report.unchanged.len();
+            println!("{valid} valid, {} rejected", report.rejected.len());
+            for problem in &report.rejected {
+                println!("rejected: {problem}");
+            }
+            report
+        }
+        CatalogCommand::Export { config, json } => {
+            let config = load_config(config, None, false)?;
+            let store = catalog_cli::open_store(&config)?;
+            let count = catalog_cli::export(&store, json, &mut std::io::stdout().lock())
+                .map_err(|error| Failure { code: 1, error })?;
+            eprintln!("{count} entities exported");
+            return Ok(());
+        }
+    };
+    match report.rejected.len() {
+        0 => Ok(()),
+        n => Err(Failure {
+            code: 1,
+            error: anyhow::anyhow!("{n} entities rejected"),
+        }),
+    }
 }
 
 fn plugin_list(args: ConfigArgs, json: bool) -> Result<(), Failure> {

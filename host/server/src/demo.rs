@@ -1,9 +1,54 @@
-//! Demo content for `portico serve --demo`, so a newcomer sees a portal at once.
+//! Demo content for `portico serve --demo`, so a newcomer sees a portal at once:
+//! the sample catalogue of `examples/catalog`, embedded in the binary and
+//! imported like any descriptor files.
 
-use portico_catalog::{ApiSummary, Database, Lifecycle};
+use std::path::Path;
 
-/// Seeds the demo APIs; seeding twice changes nothing.
-pub fn seed(db: &Database) -> anyhow::Result<()> {
+use anyhow::Context as _;
+use portico_catalog::{ApiSummary, CatalogStore, Database, ImportOptions, Lifecycle, import_paths};
+
+/// The files of `examples/catalog`, by path relative to it.
+const FILES: &[(&str, &str)] = &[
+    (
+        "catalog-info.yaml",
+        include_str!("../../../examples/catalog/catalog-info.yaml"),
+    ),
+    (
+        "specs/petstore.yaml",
+        include_str!("../../../examples/catalog/specs/petstore.yaml"),
+    ),
+    (
+        "specs/payments.yaml",
+        include_str!("../../../examples/catalog/specs/payments.yaml"),
+    ),
+    (
+        "specs/weather.yaml",
+        include_str!("../../../examples/catalog/specs/weather.yaml"),
+    ),
+    (
+        "specs/orders-v1.yaml",
+        include_str!("../../../examples/catalog/specs/orders-v1.yaml"),
+    ),
+];
+
+/// Seeds the demo catalogue under `data_dir`; seeding twice changes nothing.
+pub fn seed(db: &Database, store: &dyn CatalogStore, data_dir: &Path) -> anyhow::Result<()> {
+    let dir = data_dir.join("demo-catalog");
+    for (name, text) in FILES {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().expect("files sit in a directory"))?;
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let dir = dir.canonicalize()?;
+    let report = import_paths(store, &[dir], &ImportOptions::default())?;
+    if let Some(problem) = report.rejected.first() {
+        anyhow::bail!("the demo catalogue does not import: {problem}");
+    }
+    seed_summaries(db)
+}
+
+/// The home page's API cards (until the home page reads the catalogue).
+fn seed_summaries(db: &Database) -> anyhow::Result<()> {
     let api =
         |name: &str, title: &str, description: &str, owner: &str, lifecycle, tags: &[&str]| {
             ApiSummary {

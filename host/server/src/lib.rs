@@ -7,6 +7,8 @@
 
 pub mod api;
 pub mod branding;
+pub mod catalog_api;
+pub mod catalog_cli;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -6,8 +6,8 @@
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::api;
 use crate::state::AppState;
+use crate::{api, catalog_api};
 
 /// The document's fixed parts; paths and schemas come from the routers.
 #[derive(OpenApi)]
@@ -18,14 +18,18 @@ use crate::state::AppState;
     ),
     tags(
         (name = "operations", description = "Health, readiness and metrics"),
-        (name = "plugins", description = "Installed plugins, their grants and health")
+        (name = "plugins", description = "Installed plugins, their grants and health"),
+        (name = "catalog", description = "Backstage-compatible catalogue API"),
+        (name = "apis", description = "Search the portal's APIs")
     )
 )]
 struct ApiDoc;
 
 /// Every JSON route of the portal, with its OpenAPI description.
 pub fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(api::router())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(api::router())
+        .merge(catalog_api::router())
 }
 
 #[cfg(test)]
@@ -37,7 +41,13 @@ mod tests {
         let (_, doc) = api_router().split_for_parts();
         let json = serde_json::to_value(&doc).unwrap();
         assert!(json["openapi"].as_str().unwrap().starts_with("3.1"));
-        for path in ["/healthz", "/readyz", "/metrics", "/api/v1/plugins", "/api/v1/plugins/{id}"] {
+        for path in [
+            "/healthz",
+            "/readyz",
+            "/metrics",
+            "/api/v1/plugins",
+            "/api/v1/plugins/{id}",
+        ] {
             assert!(json["paths"].get(path).is_some(), "{path} is documented");
         }
         assert!(json["components"]["schemas"].get("PluginInfo").is_some());

@@ -9,14 +9,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use axum::routing::get;
 use axum::Router;
-use axum::http::header;
 use axum::extract::{MatchedPath, Request};
+use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use portico_catalog::{Database, SqliteKv};
+use portico_catalog::{Database, SqliteKv, SqliteStore};
 use portico_runtime::{KvBackend, Runtime, RuntimeConfig};
 use tokio::sync::oneshot;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -32,14 +32,21 @@ use crate::{demo, loader, openapi, ui};
 pub fn app(state: AppState) -> Router {
     let (api, openapi) = openapi::api_router().split_for_parts();
     // Serialised once: the document only changes with the code.
-    let openapi: Arc<str> = serde_json::to_string(&openapi).expect("the document serialises").into();
+    let openapi: Arc<str> = serde_json::to_string(&openapi)
+        .expect("the document serialises")
+        .into();
     Router::new()
         .merge(api)
         .route(
             "/openapi.json",
             get(move || {
                 let doc = openapi.clone();
-                async move { ([(header::CONTENT_TYPE, "application/json")], doc.to_string()) }
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        doc.to_string(),
+                    )
+                }
             }),
         )
         .merge(ui::router())
@@ -116,12 +123,15 @@ pub fn prepare(config: Config) -> anyhow::Result<AppState> {
     })
     .context("cannot start the plugin runtime")?;
     let plugins = loader::load_all(&runtime, &config)?;
+    let catalog = Arc::new(SqliteStore::new(&db)?);
     if config.demo {
-        demo::seed(&db).context("cannot seed the demo content")?;
+        demo::seed(&db, catalog.as_ref(), &config.data_dir)
+            .context("cannot seed the demo content")?;
     }
     Ok(AppState::new(
         config,
         db,
+        catalog,
         runtime,
         plugins,
         metrics_handle(),

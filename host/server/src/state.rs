@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use metrics_exporter_prometheus::PrometheusHandle;
-use portico_catalog::Database;
+use portico_catalog::{CatalogStore, Database};
 use portico_runtime::{Registry, Runtime};
 
 use crate::branding::Branding;
@@ -20,6 +20,7 @@ pub struct AppState {
 struct Inner {
     config: Config,
     db: Database,
+    catalog: Arc<dyn CatalogStore>,
     runtime: Runtime,
     plugins: Registry,
     metrics: PrometheusHandle,
@@ -32,6 +33,7 @@ impl AppState {
     pub fn new(
         config: Config,
         db: Database,
+        catalog: Arc<dyn CatalogStore>,
         runtime: Runtime,
         plugins: Registry,
         metrics: PrometheusHandle,
@@ -40,6 +42,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 config,
                 db,
+                catalog,
                 runtime,
                 plugins,
                 metrics,
@@ -62,6 +65,11 @@ impl AppState {
     /// The database.
     pub fn db(&self) -> &Database {
         &self.inner.db
+    }
+
+    /// The catalogue.
+    pub fn catalog(&self) -> &Arc<dyn CatalogStore> {
+        &self.inner.catalog
     }
 
     /// The plugin runtime.

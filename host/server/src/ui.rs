@@ -1,10 +1,13 @@
-//! Server-rendered pages: the home page with the API catalogue, and the plugins page.
+//! Server-rendered pages: the home page with the API catalogue, the catalogue
+//! search and entity pages, and the plugins page.
 //!
 //! Pages are askama templates themed only through CSS variables from the
 //! sanitised branding; they need no JavaScript. With white-label branding,
 //! nothing on a page names Portico or shows its logo.
 
 mod assets;
+mod catalog;
+mod entity;
 
 use askama::Template;
 use axum::Router;
@@ -33,13 +36,15 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/plugins", get(plugins))
+        .merge(catalog::router())
+        .merge(entity::router())
         .merge(assets::router())
 }
 
 /// What every page shares: title, theme, header and footer.
 struct Chrome {
     /// The page's own name, first in the title.
-    page: &'static str,
+    page: String,
     /// Which nav entry is current.
     nav: &'static str,
     name: String,
@@ -55,7 +60,7 @@ struct Chrome {
 }
 
 impl Chrome {
-    fn new(branding: &Branding, page: &'static str, nav: &'static str) -> Chrome {
+    fn new(branding: &Branding, page: impl Into<String>, nav: &'static str) -> Chrome {
         let branding = branding.sanitized();
         let white_label = branding.is_white_label();
         // Without a logo of their own, a white-label portal shows its initial, never ours.
@@ -70,7 +75,7 @@ impl Chrome {
             .map(|c| c.to_uppercase().collect())
             .unwrap_or_default();
         Chrome {
-            page,
+            page: page.into(),
             nav,
             description: format!(
                 "{}: find an API, read its docs and make your first call.",
@@ -388,7 +393,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
 
-    fn acme() -> Branding {
+    pub(super) fn acme() -> Branding {
         Branding {
             name: "Acme Developer Hub".into(),
             primary_color: "#0b6e4f".into(),
@@ -406,11 +411,13 @@ mod tests {
     }
 
     /// A state with a fresh database, optionally seeded with the demo APIs.
-    fn test_state(branding: Branding, demo: bool) -> (AppState, tempfile::TempDir) {
+    pub(super) fn test_state(branding: Branding, demo: bool) -> (AppState, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::open(&dir.path().join("portal.db")).unwrap();
+        let catalog: std::sync::Arc<dyn portico_catalog::CatalogStore> =
+            std::sync::Arc::new(portico_catalog::SqliteStore::new(&db).unwrap());
         if demo {
-            crate::demo::seed(&db).unwrap();
+            crate::demo::seed(&db, catalog.as_ref(), dir.path()).unwrap();
         }
         let config = Config {
             branding,
@@ -422,12 +429,48 @@ mod tests {
             .build_recorder()
             .handle();
         (
-            AppState::new(config, db, runtime, Registry::default(), metrics),
+            AppState::new(config, db, catalog, runtime, Registry::default(), metrics),
             dir,
         )
     }
 
-    async fn get(state: &AppState, uri: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+    /// A state whose catalogue holds Backstage's example entities and org,
+    /// with the petstore API's operations indexed.
+    pub(super) fn examples_state() -> (AppState, tempfile::TempDir) {
+        let (state, dir) = test_state(Branding::default(), false);
+        let examples = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../catalog/fixtures/backstage-examples");
+        let store = state.catalog().as_ref();
+        portico_catalog::import_paths(
+            store,
+            &[examples.join("all.yaml"), examples.join("acme/org.yaml")],
+            &portico_catalog::ImportOptions::default(),
+        )
+        .unwrap();
+        let petstore = portico_catalog::EntityRef::new("api", "default", "petstore");
+        let operation = |method: &str, id: &str, summary: &str| portico_catalog::OperationRow {
+            method: method.into(),
+            path: "/pets".into(),
+            operation_id: Some(id.into()),
+            summary: Some(summary.into()),
+            tags: vec!["pets".into()],
+        };
+        store
+            .set_operations(
+                &petstore,
+                &[
+                    operation("get", "listPets", "List all pets"),
+                    operation("post", "createPets", "Create a <pet>"),
+                ],
+            )
+            .unwrap();
+        (state, dir)
+    }
+
+    pub(super) async fn get(
+        state: &AppState,
+        uri: &str,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
         let response = router()
             .with_state(state.clone())
             .oneshot(Request::get(uri).body(Body::empty()).unwrap())
@@ -444,9 +487,20 @@ mod tests {
     #[tokio::test]
     async fn white_label_pages_never_mention_portico() {
         let (state, _dir) = test_state(acme(), true);
-        for uri in ["/", "/plugins", "/?q=pay", "/?q=nothing-matches"] {
+        for uri in [
+            "/",
+            "/plugins",
+            "/?q=pay",
+            "/?q=nothing-matches",
+            "/catalog",
+            "/catalog?q=nothing&kind=api",
+            "/apis/default/missing",
+        ] {
             let (status, _, html) = get(&state, uri).await;
-            assert_eq!(status, StatusCode::OK, "{uri}");
+            assert!(
+                status == StatusCode::OK || status == StatusCode::NOT_FOUND,
+                "{uri}"
+            );
             assert!(html.contains("Acme Developer Hub"), "{uri}");
             assert!(
                 !html.to_lowercase().contains("portico"),

@@ -1,0 +1,509 @@
+//! The SQLite implementation of [`CatalogStore`]: writes go through the
+//! portal database's connection, reads through a second connection so that
+//! WAL lets them proceed while an import is writing.
+//!
+//! All queries are prepared once and cached per connection.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params_from_iter};
+use serde_json::{Value, json};
+
+use crate::db::{Database, DbError};
+use crate::entity::Relation;
+use crate::entity_ref::EntityRef;
+use crate::filter::{EntityFilter, Order};
+use crate::search::{self, OperationRow, SearchQuery, SearchResults};
+use crate::sqlite_write;
+use crate::store::{
+    CatalogError, CatalogStore, Cursor, EntityPage, FacetCount, Facets, Fields, FullTextFilter,
+    ListQuery, OrphanPolicy, PageQuery, SourceInfo, SourceSync, StoredEntity, SyncOutcome,
+};
+use crate::validate::parse_entity;
+
+/// The catalogue in the portal's SQLite database.
+pub struct SqliteStore {
+    db: Database,
+    reader: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// A store on `db` (already migrated by [`Database::open`]).
+    pub fn new(db: &Database) -> Result<SqliteStore, DbError> {
+        let fail = |e: rusqlite::Error| DbError::Open {
+            path: db.path().to_owned(),
+            message: e.to_string(),
+        };
+        let reader = Connection::open_with_flags(
+            db.path(),
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(fail)?;
+        reader
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(fail)?;
+        reader.set_prepared_statement_cache_capacity(64);
+        // Bigger page caches keep index inserts of large imports (and
+        // filter lookups) in memory: 64 MiB each.
+        for conn in [&reader, &*db.conn()] {
+            conn.pragma_update(None, "cache_size", -65536)
+                .map_err(fail)?;
+        }
+        Ok(SqliteStore {
+            db: db.clone(),
+            reader: Mutex::new(reader),
+        })
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        self.reader.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl CatalogStore for SqliteStore {
+    fn sync_source(
+        &self,
+        sync: &SourceSync,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<SyncOutcome, CatalogError> {
+        sqlite_write::sync(&mut self.db.conn(), sync, progress)
+    }
+
+    fn remove_source(
+        &self,
+        source: &str,
+        orphans: OrphanPolicy,
+    ) -> Result<SyncOutcome, CatalogError> {
+        sqlite_write::remove_source(&mut self.db.conn(), source, orphans)
+    }
+
+    fn sources(&self) -> Result<Vec<SourceInfo>, CatalogError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(
+            "SELECT s.id, s.source, s.type, s.target, s.synced_at,
+                    (SELECT count(*) FROM entities e WHERE e.source = s.source)
+             FROM catalog_sources s ORDER BY s.source",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(SourceInfo {
+                id: r.get(0)?,
+                source: r.get(1)?,
+                source_type: r.get(2)?,
+                target: r.get(3)?,
+                synced_at: r.get(4)?,
+                entities: r.get::<_, i64>(5)? as usize,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn delete_entity(&self, entity: &EntityRef) -> Result<bool, CatalogError> {
+        let n = self
+            .db
+            .conn()
+            .execute("DELETE FROM entities WHERE ref_key = ?1", [entity.key()])?;
+        Ok(n > 0)
+    }
+
+    fn entity(&self, entity: &EntityRef) -> Result<Option<StoredEntity>, CatalogError> {
+        stored_entity(&self.reader(), "ref_key", &entity.key())
+    }
+
+    fn entity_by_uid(&self, uid: &str) -> Result<Option<StoredEntity>, CatalogError> {
+        stored_entity(&self.reader(), "uid", uid)
+    }
+
+    fn entities_by_refs(
+        &self,
+        refs: &[String],
+        fields: &Fields,
+    ) -> Result<Vec<Option<Value>>, CatalogError> {
+        let keys = refs
+            .iter()
+            .map(|r| {
+                EntityRef::parse_full(r)
+                    .map(|r| r.key())
+                    .map_err(|e| CatalogError::Invalid(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let conn = self.reader();
+        let mut found: HashMap<String, Value> = HashMap::new();
+        for chunk in keys.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let sql = format!("SELECT ref_key, body FROM entities WHERE ref_key IN ({marks})");
+            let rows = load_rows(
+                &conn,
+                &sql,
+                chunk.iter().map(|k| SqlValue::Text(k.clone())).collect(),
+            )?;
+            found.extend(rows.into_iter().map(|(k, _, v)| (k, v)));
+        }
+        let mut values: Vec<(String, Value)> = found.into_iter().collect();
+        finish(&conn, &mut values, fields)?;
+        let by_key: HashMap<String, Value> = values.into_iter().collect();
+        Ok(keys.iter().map(|k| by_key.get(k).cloned()).collect())
+    }
+
+    fn list_entities(&self, query: &ListQuery) -> Result<Vec<Value>, CatalogError> {
+        let conn = self.reader();
+        let mut params = Vec::new();
+        let order = query.order.first();
+        let sort = Order::sort_sql(order, &mut params);
+        let filter = query.filter.to_sql(&mut params);
+        let dir = if order.is_some_and(|o| o.descending) {
+            "DESC"
+        } else {
+            "ASC"
+        };
+        params.push(SqlValue::Integer(query.limit.map_or(-1, |l| l as i64)));
+        params.push(SqlValue::Integer(query.offset as i64));
+        let sql = format!(
+            "SELECT e.ref_key, {sort} AS sv, e.body FROM entities e WHERE {filter}
+             ORDER BY sv {dir}, e.ref_key {dir} LIMIT ? OFFSET ?"
+        );
+        let mut rows: Vec<(String, Value)> = load_rows(&conn, &sql, params)?
+            .into_iter()
+            .map(|(k, _, v)| (k, v))
+            .collect();
+        finish(&conn, &mut rows, &query.fields)?;
+        Ok(rows.into_iter().map(|(_, v)| v).collect())
+    }
+
+    fn query_entities(&self, query: &PageQuery) -> Result<EntityPage, CatalogError> {
+        let conn = self.reader();
+        let (state, limit, fields) = match query {
+            PageQuery::First {
+                filter,
+                order,
+                full_text,
+                limit,
+                fields,
+            } => (
+                Cursor {
+                    filter: filter.raw().to_vec(),
+                    order: order.clone(),
+                    full_text: full_text.clone().filter(|f| !f.term.trim().is_empty()),
+                    after: (String::new(), String::new()),
+                    backwards: false,
+                    total: usize::MAX,
+                },
+                *limit,
+                fields,
+            ),
+            PageQuery::Cursor {
+                cursor,
+                limit,
+                fields,
+            } => (Cursor::decode(cursor)?, *limit, fields),
+        };
+        let first_page = state.total == usize::MAX;
+        let filter = EntityFilter::parse(&state.filter)?;
+        let order = state.order.as_ref();
+        let descending = order.is_some_and(|o| o.descending);
+
+        let mut where_params = Vec::new();
+        let mut where_sql = filter.to_sql(&mut where_params);
+        if let Some(ft) = &state.full_text {
+            where_sql = format!("{where_sql} AND {}", full_text_sql(ft, &mut where_params));
+        }
+        let total = if first_page {
+            conn.prepare_cached(&format!(
+                "SELECT count(*) FROM entities e WHERE {where_sql}"
+            ))?
+            .query_row(params_from_iter(where_params.iter()), |r| {
+                r.get::<_, i64>(0)
+            })? as usize
+        } else {
+            state.total
+        };
+
+        let mut params = Vec::new();
+        let sort = Order::sort_sql(order, &mut params);
+        params.extend(where_params);
+        // Walking backwards flips the comparison and the order, then the page.
+        let forward = descending == state.backwards;
+        let (cmp, dir) = if forward { (">", "ASC") } else { ("<", "DESC") };
+        let mut keyset = String::new();
+        if !first_page {
+            keyset = format!(" AND (sv {cmp} ? OR (sv = ? AND e.ref_key {cmp} ?))");
+            params.push(SqlValue::Text(state.after.0.clone()));
+            params.push(SqlValue::Text(state.after.0.clone()));
+            params.push(SqlValue::Text(state.after.1.clone()));
+        }
+        params.push(SqlValue::Integer(limit as i64 + 1));
+        let sql = format!(
+            "SELECT e.ref_key, {sort} AS sv, e.body FROM entities e WHERE {where_sql}{keyset}
+             ORDER BY sv {dir}, e.ref_key {dir} LIMIT ?"
+        );
+        let mut rows = load_rows(&conn, &sql, params)?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        if state.backwards {
+            rows.reverse();
+        }
+        let cursor_at = |row: &(String, String, Value), backwards: bool| {
+            Cursor {
+                after: (row.1.clone(), row.0.clone()),
+                backwards,
+                total,
+                ..state.clone()
+            }
+            .encode()
+        };
+        let has_next = if state.backwards { !first_page } else { more };
+        let has_prev = if state.backwards { more } else { !first_page };
+        let next_cursor = rows
+            .last()
+            .filter(|_| has_next)
+            .map(|r| cursor_at(r, false));
+        let prev_cursor = rows
+            .first()
+            .filter(|_| has_prev)
+            .map(|r| cursor_at(r, true));
+        let mut items: Vec<(String, Value)> = rows.into_iter().map(|(k, _, v)| (k, v)).collect();
+        finish(&conn, &mut items, fields)?;
+        Ok(EntityPage {
+            items: items.into_iter().map(|(_, v)| v).collect(),
+            total_items: total,
+            next_cursor,
+            prev_cursor,
+        })
+    }
+
+    fn facets(&self, filter: &EntityFilter, facets: &[String]) -> Result<Facets, CatalogError> {
+        let conn = self.reader();
+        let mut out = Facets::new();
+        for facet in facets {
+            let key = facet.to_lowercase();
+            let mut params = Vec::new();
+            let sql = match key.strip_prefix("relations.") {
+                Some(relation) => {
+                    params.push(SqlValue::Text(relation.to_owned()));
+                    let filter = filter.to_sql(&mut params);
+                    format!(
+                        "SELECT min(r.target_ref), count(DISTINCT r.source_key) FROM entity_relations r
+                         JOIN entities e ON e.ref_key = r.source_key
+                         WHERE r.type_key = ? AND {filter}
+                         GROUP BY r.target_key ORDER BY 2 DESC, 1"
+                    )
+                }
+                None => {
+                    params.push(SqlValue::Text(key));
+                    let filter = filter.to_sql(&mut params);
+                    format!(
+                        "SELECT min(coalesce(s.original, s.value)), count(DISTINCT s.entity_id) FROM entity_search s
+                         JOIN entities e ON e.id = s.entity_id
+                         WHERE s.key = ? AND s.value IS NOT NULL AND {filter}
+                         GROUP BY s.value ORDER BY 2 DESC, 1"
+                    )
+                }
+            };
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let counts = stmt
+                .query_map(params_from_iter(params.iter()), |r| {
+                    Ok(FacetCount {
+                        value: r.get(0)?,
+                        count: r.get::<_, i64>(1)? as usize,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            out.insert(facet.clone(), counts);
+        }
+        Ok(out)
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<SearchResults, CatalogError> {
+        search::run(&self.reader(), query)
+    }
+
+    fn set_operations(&self, entity: &EntityRef, ops: &[OperationRow]) -> Result<(), CatalogError> {
+        sqlite_write::set_operations(&mut self.db.conn(), &entity.key(), ops)
+    }
+
+    fn operations(&self, entity: &EntityRef) -> Result<Vec<OperationRow>, CatalogError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(
+            "SELECT o.method, o.path, o.operation_id, o.summary, o.tags
+             FROM api_operations o JOIN entities e ON e.id = o.entity_id
+             WHERE e.ref_key = ?1 ORDER BY o.position",
+        )?;
+        let rows = stmt.query_map([entity.key()], |r| {
+            let tags: String = r.get(4)?;
+            Ok(OperationRow {
+                method: r.get(0)?,
+                path: r.get(1)?,
+                operation_id: r.get(2)?,
+                summary: r.get(3)?,
+                tags: serde_json::from_str(&tags).unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn full_text_sql(ft: &FullTextFilter, params: &mut Vec<SqlValue>) -> String {
+    if ft.fields.is_empty() {
+        match search::match_expression(&ft.term) {
+            Some(m) => {
+                params.push(SqlValue::Text(m));
+                "e.id IN (SELECT rowid FROM entities_fts WHERE entities_fts MATCH ?)".into()
+            }
+            None => "1".into(),
+        }
+    } else {
+        let escaped = ft
+            .term
+            .trim()
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let marks: Vec<&str> = ft
+            .fields
+            .iter()
+            .map(|f| {
+                params.push(SqlValue::Text(f.to_lowercase()));
+                "?"
+            })
+            .collect();
+        params.push(SqlValue::Text(format!("%{escaped}%")));
+        format!(
+            "e.id IN (SELECT entity_id FROM entity_search WHERE key IN ({}) AND value LIKE ? ESCAPE '\\')",
+            marks.join(",")
+        )
+    }
+}
+
+/// Rows of (ref_key, sort value, body) from a query selecting those three.
+fn load_rows(
+    conn: &Connection,
+    sql: &str,
+    params: Vec<SqlValue>,
+) -> Result<Vec<(String, String, Value)>, CatalogError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let columns = stmt.column_count();
+    let rows = stmt.query_map(params_from_iter(params.iter()), |r| {
+        let key: String = r.get(0)?;
+        let (sort, body): (String, String) = if columns == 3 {
+            (r.get(1)?, r.get(2)?)
+        } else {
+            (String::new(), r.get(1)?)
+        };
+        Ok((key, sort, body))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (key, sort, body) = row?;
+        out.push((
+            key,
+            sort,
+            serde_json::from_str(&body).unwrap_or(Value::Null),
+        ));
+    }
+    Ok(out)
+}
+
+/// Adds relations (when wanted) and applies the field selection.
+fn finish(
+    conn: &Connection,
+    rows: &mut [(String, Value)],
+    fields: &Fields,
+) -> Result<(), CatalogError> {
+    if fields.wants_relations() {
+        let keys: Vec<String> = rows.iter().map(|(k, _)| k.clone()).collect();
+        let relations = load_relations(conn, &keys)?;
+        for (key, value) in rows.iter_mut() {
+            if let (Some(rels), Some(obj)) = (relations.get(key), value.as_object_mut()) {
+                let list = rels
+                    .iter()
+                    .map(|r| json!({"type": r.relation_type, "targetRef": r.target.to_string()}))
+                    .collect();
+                obj.insert("relations".into(), Value::Array(list));
+            }
+        }
+    }
+    for (_, value) in rows.iter_mut() {
+        *value = fields.project(std::mem::take(value));
+    }
+    Ok(())
+}
+
+/// Distinct relations starting at each of `keys`, by key.
+fn load_relations(
+    conn: &Connection,
+    keys: &[String],
+) -> Result<HashMap<String, Vec<Relation>>, CatalogError> {
+    let mut out: HashMap<String, Vec<Relation>> = HashMap::new();
+    for chunk in keys.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let sql = format!(
+            "SELECT DISTINCT source_key, type, target_ref, target_key FROM entity_relations
+             WHERE source_key IN ({marks}) ORDER BY source_key, type, target_key"
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(chunk.iter()), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (key, relation_type, target) = row?;
+            let Ok(target) = EntityRef::parse_full(&target) else {
+                continue;
+            };
+            let list = out.entry(key).or_default();
+            if !list
+                .iter()
+                .any(|r| r.relation_type == relation_type && r.target.key() == target.key())
+            {
+                list.push(Relation {
+                    relation_type,
+                    target,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn stored_entity(
+    conn: &Connection,
+    column: &str,
+    value: &str,
+) -> Result<Option<StoredEntity>, CatalogError> {
+    let sql = format!(
+        "SELECT ref_key, body, source, location, orphaned FROM entities WHERE {column} = ?1"
+    );
+    let row = conn
+        .prepare_cached(&sql)?
+        .query_row([value], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, bool>(4)?,
+            ))
+        })
+        .optional()?;
+    let Some((key, body, source, location, orphaned)) = row else {
+        return Ok(None);
+    };
+    let body: Value = serde_json::from_str(&body)
+        .map_err(|e| CatalogError::Invalid(format!("stored entity {key} is not JSON: {e}")))?;
+    let mut entity = parse_entity(&body)
+        .map_err(|e| CatalogError::Invalid(format!("stored entity {key}: {e}")))?;
+    entity.relations = load_relations(conn, std::slice::from_ref(&key))?
+        .remove(&key)
+        .unwrap_or_default();
+    Ok(Some(StoredEntity {
+        entity,
+        source,
+        location,
+        orphaned,
+    }))
+}

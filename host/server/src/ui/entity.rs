@@ -1,0 +1,462 @@
+//! An entity's page: an API with its operations, or any other kind with its
+//! spec fields; both with metadata, relations (linked both ways) and the
+//! source the entity came from.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use portico_catalog::spec::{ParsedSpec, SpecHint};
+use portico_catalog::{CatalogError, EntityRef, OperationRow, StoredEntity};
+use serde_json::Value;
+
+use super::catalog::{Badge, entity_href, short_ref};
+use super::{Chrome, error_page, render};
+use crate::state::AppState;
+
+/// Routes of the entity pages.
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/apis/{namespace}/{name}", get(api_page))
+        .route("/catalog/{kind}/{namespace}/{name}", get(entity_page))
+}
+
+/// An entity as its page shows it.
+struct EntityView {
+    entity_ref: String,
+    kind: String,
+    name: String,
+    namespace: String,
+    title: String,
+    description: Option<String>,
+    lifecycle: Option<Badge>,
+    spec_type: Option<String>,
+    owner: Option<RefLink>,
+    system: Option<RefLink>,
+    tags: Vec<String>,
+    links: Vec<LinkView>,
+    relations: Vec<RelationGroup>,
+    source: String,
+    location: String,
+    orphaned: bool,
+}
+
+/// A link to another entity.
+struct RefLink {
+    href: String,
+    label: String,
+    kind: String,
+    full: String,
+}
+
+impl RefLink {
+    fn new(target: &EntityRef) -> RefLink {
+        let full = target.to_string();
+        RefLink {
+            href: entity_href(target),
+            label: short_ref(&full),
+            kind: target.kind.to_lowercase(),
+            full,
+        }
+    }
+}
+
+/// One of `metadata.links`; only web and mail links become clickable.
+struct LinkView {
+    label: String,
+    url: String,
+    href: Option<String>,
+}
+
+/// Relations of one type.
+struct RelationGroup {
+    label: String,
+    relation_type: String,
+    targets: Vec<RefLink>,
+}
+
+impl EntityView {
+    fn new(stored: &StoredEntity) -> EntityView {
+        let entity = &stored.entity;
+        let me = entity.entity_ref();
+        let related = |relation: &str, kind: &str| {
+            entity
+                .relations
+                .iter()
+                .find(|r| r.relation_type == relation && r.target.is_kind(kind))
+                .map(|r| r.target.clone())
+        };
+        // The relation is the resolved reference; the spec field is the fallback.
+        let owner = entity
+            .relations
+            .iter()
+            .find(|r| r.relation_type == "ownedBy")
+            .map(|r| r.target.clone())
+            .or_else(|| {
+                let owner = entity.owner()?;
+                EntityRef::parse(owner, Some("group"), &entity.metadata.namespace).ok()
+            });
+        let system = related("partOf", "system").or_else(|| {
+            let system = entity.system()?;
+            EntityRef::parse(system, Some("system"), &entity.metadata.namespace).ok()
+        });
+        let mut groups: BTreeMap<String, Vec<RefLink>> = BTreeMap::new();
+        for relation in &entity.relations {
+            groups
+                .entry(relation.relation_type.clone())
+                .or_default()
+                .push(RefLink::new(&relation.target));
+        }
+        let relations = groups
+            .into_iter()
+            .map(|(relation_type, mut targets)| {
+                targets.sort_by(|a, b| a.full.cmp(&b.full));
+                targets.dedup_by(|a, b| a.full == b.full);
+                RelationGroup {
+                    label: relation_label(&relation_type),
+                    relation_type,
+                    targets,
+                }
+            })
+            .collect();
+        EntityView {
+            entity_ref: me.to_string(),
+            kind: entity.kind.clone(),
+            name: entity.metadata.name.clone(),
+            namespace: entity.metadata.namespace.clone(),
+            title: entity
+                .metadata
+                .title
+                .clone()
+                .filter(|t| !t.trim().is_empty())
+                .unwrap_or_else(|| entity.metadata.name.clone()),
+            description: entity.metadata.description.clone(),
+            lifecycle: entity.lifecycle().map(Badge::lifecycle),
+            spec_type: entity.spec_type().map(str::to_owned),
+            owner: owner.as_ref().map(RefLink::new),
+            system: system.as_ref().map(RefLink::new),
+            tags: entity.metadata.tags.clone(),
+            links: entity
+                .metadata
+                .links
+                .iter()
+                .map(|link| LinkView {
+                    label: link.title.clone().unwrap_or_else(|| link.url.clone()),
+                    href: safe_href(&link.url),
+                    url: link.url.clone(),
+                })
+                .collect(),
+            relations,
+            source: stored.source.clone(),
+            location: stored.location.clone(),
+            orphaned: stored.orphaned,
+        }
+    }
+}
+
+/// The URL if a browser may follow it from a page: http(s) and mail only.
+fn safe_href(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    matches!(parsed.scheme(), "http" | "https" | "mailto").then(|| parsed.to_string())
+}
+
+/// `apiProvidedBy` reads as "API provided by".
+fn relation_label(relation: &str) -> String {
+    let known = match relation {
+        "ownedBy" => "Owned by",
+        "ownerOf" => "Owner of",
+        "providesApi" => "Provides API",
+        "apiProvidedBy" => "API provided by",
+        "consumesApi" => "Consumes API",
+        "apiConsumedBy" => "API consumed by",
+        "dependsOn" => "Depends on",
+        "dependencyOf" => "Dependency of",
+        "partOf" => "Part of",
+        "hasPart" => "Has part",
+        "parentOf" => "Parent of",
+        "childOf" => "Child of",
+        "memberOf" => "Member of",
+        "hasMember" => "Has member",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.to_owned();
+    }
+    let mut label = String::new();
+    for (i, c) in relation.chars().enumerate() {
+        if i == 0 {
+            label.extend(c.to_uppercase());
+        } else if c.is_uppercase() {
+            label.push(' ');
+            label.extend(c.to_lowercase());
+        } else {
+            label.push(c);
+        }
+    }
+    label
+}
+
+/// One spec field on an entity's page.
+struct SpecField {
+    key: String,
+    value: String,
+    /// Multi-line values go in a preformatted block.
+    block: bool,
+}
+
+fn spec_fields(spec: &serde_json::Map<String, Value>) -> Vec<SpecField> {
+    spec.iter()
+        .map(|(key, value)| {
+            let value = match value {
+                Value::String(s) => s.clone(),
+                Value::Array(items) if items.iter().all(Value::is_string) => items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                Value::Object(_) | Value::Array(_) => {
+                    serde_json::to_string_pretty(value).unwrap_or_default()
+                }
+                other => other.to_string(),
+            };
+            SpecField {
+                key: key.clone(),
+                block: value.contains('\n'),
+                value,
+            }
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "api.html")]
+struct ApiPage {
+    chrome: Chrome,
+    entity: EntityView,
+    operations: Vec<OperationView>,
+}
+
+/// One operation of the API's definition.
+struct OperationView {
+    method: String,
+    path: String,
+    summary: String,
+    operation_id: String,
+}
+
+impl OperationView {
+    fn new(op: OperationRow) -> OperationView {
+        OperationView {
+            method: op.method.to_uppercase(),
+            path: op.path,
+            summary: op.summary.unwrap_or_default(),
+            operation_id: op.operation_id.unwrap_or_default(),
+        }
+    }
+}
+
+/// The operations of an API's inline definition, for when the store has not
+/// indexed them (yet); a definition that does not parse has none.
+fn definition_operations(stored: &StoredEntity) -> Vec<OperationRow> {
+    let Some(definition) = stored.entity.definition() else {
+        return Vec::new();
+    };
+    let hint = SpecHint {
+        file_name: None,
+        media_type: None,
+    };
+    match ParsedSpec::parse(definition.as_bytes(), &hint) {
+        Ok(spec) => spec
+            .operations()
+            .into_iter()
+            .map(|op| OperationRow {
+                method: op.method,
+                path: op.path,
+                operation_id: op.operation_id,
+                summary: op.summary,
+                tags: op.tags,
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "entity.html")]
+struct EntityPage {
+    chrome: Chrome,
+    entity: EntityView,
+    spec: Vec<SpecField>,
+}
+
+/// Reads an entity (and, for an API, its operations) on a blocking thread.
+async fn load(
+    state: &AppState,
+    entity: EntityRef,
+    with_operations: bool,
+) -> Result<Option<(StoredEntity, Vec<OperationRow>)>, Response> {
+    let store = state.catalog().clone();
+    let loaded = tokio::task::spawn_blocking(move || {
+        let Some(stored) = store.entity(&entity)? else {
+            return Ok(None);
+        };
+        let mut operations = if with_operations {
+            store.operations(&entity)?
+        } else {
+            Vec::new()
+        };
+        if with_operations && operations.is_empty() {
+            operations = definition_operations(&stored);
+        }
+        Ok::<_, CatalogError>(Some((stored, operations)))
+    })
+    .await;
+    match loaded {
+        Ok(Ok(found)) => Ok(found),
+        Ok(Err(error)) => Err(error_page(state, &error)),
+        Err(error) => Err(error_page(state, &error)),
+    }
+}
+
+async fn api_page(
+    State(state): State<AppState>,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Response {
+    let entity = EntityRef::new("api", namespace, name);
+    let (stored, operations) = match load(&state, entity, true).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return not_found(&state),
+        Err(response) => return response,
+    };
+    let entity = EntityView::new(&stored);
+    render(&ApiPage {
+        chrome: Chrome::new(state.branding(), entity.title.clone(), "catalog"),
+        entity,
+        operations: operations.into_iter().map(OperationView::new).collect(),
+    })
+}
+
+async fn entity_page(
+    State(state): State<AppState>,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+) -> Response {
+    let entity = EntityRef::new(kind, namespace, name);
+    if entity.is_kind("api") {
+        return Redirect::permanent(&entity_href(&entity)).into_response();
+    }
+    let stored = match load(&state, entity, false).await {
+        Ok(Some((stored, _))) => stored,
+        Ok(None) => return not_found(&state),
+        Err(response) => return response,
+    };
+    let view = EntityView::new(&stored);
+    render(&EntityPage {
+        chrome: Chrome::new(state.branding(), view.title.clone(), "catalog"),
+        spec: spec_fields(&stored.entity.spec),
+        entity: view,
+    })
+}
+
+/// The branded page for an entity that is not in the catalogue.
+fn not_found(state: &AppState) -> Response {
+    let page = super::ErrorPage {
+        chrome: Chrome::new(state.branding(), "Not found", "catalog"),
+        message: "Nothing in the catalog goes by that name. It may have been renamed or removed.",
+    };
+    let mut response = render(&page);
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::header;
+
+    use super::*;
+    use crate::ui::tests::{examples_state, get};
+
+    #[tokio::test]
+    async fn an_api_page_shows_its_operations_owner_relations_and_source() {
+        let (state, _dir) = examples_state();
+        let (status, headers, html) = get(&state, "/apis/default/petstore").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(headers.contains_key(header::CONTENT_SECURITY_POLICY));
+        assert!(html.contains("<title>petstore – Portico</title>"));
+        assert!(html.contains("<p>The petstore API</p>"));
+        assert!(html.contains("<span class=\"badge badge-warn\">Experimental</span>"));
+        assert!(html.contains("<th scope=\"row\" class=\"mono wrap-any\">/pets</th>"));
+        assert!(html.contains("<span class=\"method method-get\">GET</span>"));
+        assert!(html.contains("<td class=\"mono\">listPets</td>"));
+        assert!(html.contains("Create a &#60;pet&#62;"));
+        assert!(html.contains(
+            "<a href=\"/catalog/group/default/team-c\" title=\"group:default/team-c\">team-c</a>"
+        ));
+        assert!(html.contains("API provided by"));
+        assert!(html.contains("href=\"/catalog/component/default/petstore\""));
+        assert!(html.contains("<a href=\"https://github.com/swagger-api/swagger-petstore\" rel=\"noopener noreferrer\">GitHub Repo</a>"));
+        assert!(html.contains("all-apis.yaml") || html.contains("petstore-api.yaml"));
+    }
+
+    #[tokio::test]
+    async fn an_api_page_reads_operations_from_its_definition_when_none_are_indexed() {
+        let (state, _dir) = examples_state();
+        let petstore = EntityRef::new("api", "default", "petstore");
+        state.catalog().set_operations(&petstore, &[]).unwrap();
+        let (_, _, html) = get(&state, "/apis/default/petstore").await;
+        assert!(html.contains("<td class=\"mono\">listPets</td>"), "{html}");
+        assert!(html.contains("<td class=\"mono\">showPetById</td>"));
+        assert!(html.contains("/pets/{petId}"));
+    }
+
+    #[tokio::test]
+    async fn an_entity_page_shows_spec_fields_and_relations_both_ways() {
+        let (state, _dir) = examples_state();
+        let (status, _, component) = get(&state, "/catalog/component/default/petstore").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            component.contains("<dt>providesApis</dt><dd>petstore, streetlights, hello-world</dd>")
+        );
+        assert!(component.contains("<dt>Provides API</dt>"));
+        assert!(component.contains("href=\"/apis/default/petstore\""));
+        let (_, _, team) = get(&state, "/catalog/group/default/team-c").await;
+        assert!(team.contains("<dt>Owner of</dt>"));
+        assert!(team.contains("href=\"/apis/default/petstore\""));
+        assert!(team.contains("href=\"/catalog/component/default/petstore\""));
+
+        let (status, headers, _) = get(&state, "/catalog/api/default/petstore").await;
+        assert_eq!(status, StatusCode::PERMANENT_REDIRECT);
+        assert_eq!(headers[header::LOCATION], "/apis/default/petstore");
+    }
+
+    #[tokio::test]
+    async fn a_missing_entity_is_a_branded_not_found_page() {
+        let (state, _dir) = examples_state();
+        for uri in [
+            "/apis/default/nope",
+            "/catalog/component/default/nope",
+            "/apis/other/petstore",
+        ] {
+            let (status, _, html) = get(&state, uri).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+            assert!(html.contains("<title>Not found – Portico</title>"), "{uri}");
+            assert!(html.contains("Nothing in the catalog goes by that name"));
+        }
+    }
+
+    #[test]
+    fn only_web_and_mail_links_are_clickable() {
+        assert_eq!(safe_href("javascript:alert(1)"), None);
+        assert_eq!(safe_href("data:text/html,x"), None);
+        assert_eq!(safe_href("/relative"), None);
+        assert_eq!(
+            safe_href("https://example.com/a b").as_deref(),
+            Some("https://example.com/a%20b")
+        );
+        assert_eq!(relation_label("apiProvidedBy"), "API provided by");
+        assert_eq!(relation_label("someNewRelation"), "Some new relation");
+    }
+}
