@@ -130,6 +130,12 @@ const MIGRATIONS: &[M<'static>] = &[
     CREATE INDEX entity_facets_by_title ON entity_facets (title_lc);
     CREATE INDEX entity_facets_by_kind ON entity_facets (kind);",
     ),
+    // A counter every catalogue write bumps, so caches of read results (in
+    // this process or another one on the same file) know when they are stale.
+    M::up(
+        "CREATE TABLE catalog_generation (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+        INSERT INTO catalog_generation (id, value) VALUES (1, 0);",
+    ),
 ];
 
 /// A handle on the portal's SQLite database; cheap to clone.

@@ -40,7 +40,7 @@ pub const SEARCH_FACETS: &[(&str, &str)] = &[
 ];
 
 /// A search request.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SearchQuery {
     /// Free text; empty lists everything (filters still apply).
     pub text: String,

@@ -5,6 +5,7 @@
 //! All queries are prepared once and cached per connection.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::types::Value as SqlValue;
@@ -26,8 +27,15 @@ use crate::validate::parse_entity;
 /// The catalogue in the portal's SQLite database.
 pub struct SqliteStore {
     db: Database,
-    reader: Mutex<Connection>,
+    /// Read-only connections: WAL lets them read beside each other and beside the writer.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+    /// Recent search results with the catalogue generation they were computed at.
+    searches: Mutex<HashMap<SearchQuery, (i64, SearchResults)>>,
 }
+
+/// How many distinct searches are remembered; the cache starts over when full.
+const SEARCH_CACHE_ENTRIES: usize = 512;
 
 impl SqliteStore {
     /// A store on `db` (already migrated by [`Database::open`]).
@@ -36,29 +44,50 @@ impl SqliteStore {
             path: db.path().to_owned(),
             message: e.to_string(),
         };
-        let reader = Connection::open_with_flags(
-            db.path(),
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(fail)?;
-        reader
-            .busy_timeout(std::time::Duration::from_secs(5))
+        let open_reader = || -> rusqlite::Result<Connection> {
+            let reader = Connection::open_with_flags(
+                db.path(),
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            reader.busy_timeout(std::time::Duration::from_secs(5))?;
+            reader.set_prepared_statement_cache_capacity(64);
+            reader.pragma_update(None, "cache_size", -16384)?;
+            Ok(reader)
+        };
+        // One reader per core keeps every core busy under concurrent reads.
+        let count = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+        let readers = (0..count)
+            .map(|_| open_reader().map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()
             .map_err(fail)?;
-        reader.set_prepared_statement_cache_capacity(64);
-        // Bigger page caches keep index inserts of large imports (and
-        // filter lookups) in memory: 64 MiB each.
-        for conn in [&reader, &*db.conn()] {
-            conn.pragma_update(None, "cache_size", -65536)
-                .map_err(fail)?;
-        }
+        // A bigger page cache keeps the index inserts of large imports in memory.
+        db.conn()
+            .pragma_update(None, "cache_size", -65536)
+            .map_err(fail)?;
         Ok(SqliteStore {
             db: db.clone(),
-            reader: Mutex::new(reader),
+            readers,
+            next_reader: AtomicUsize::new(0),
+            searches: Mutex::default(),
         })
     }
 
+    /// Marks every cached read result as stale (after a committed write).
+    fn bump_generation(&self) -> Result<(), CatalogError> {
+        self.db.conn().execute(
+            "UPDATE catalog_generation SET value = value + 1 WHERE id = 1",
+            [],
+        )?;
+        Ok(())
+    }
+
+    /// A free reader, or the next one in turn when all are busy.
     fn reader(&self) -> MutexGuard<'_, Connection> {
-        self.reader.lock().unwrap_or_else(|e| e.into_inner())
+        if let Some(free) = self.readers.iter().find_map(|r| r.try_lock().ok()) {
+            return free;
+        }
+        let turn = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        self.readers[turn].lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -68,7 +97,9 @@ impl CatalogStore for SqliteStore {
         sync: &SourceSync,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<SyncOutcome, CatalogError> {
-        sqlite_write::sync(&mut self.db.conn(), sync, progress)
+        let outcome = sqlite_write::sync(&mut self.db.conn(), sync, progress)?;
+        self.bump_generation()?;
+        Ok(outcome)
     }
 
     fn remove_source(
@@ -76,7 +107,9 @@ impl CatalogStore for SqliteStore {
         source: &str,
         orphans: OrphanPolicy,
     ) -> Result<SyncOutcome, CatalogError> {
-        sqlite_write::remove_source(&mut self.db.conn(), source, orphans)
+        let outcome = sqlite_write::remove_source(&mut self.db.conn(), source, orphans)?;
+        self.bump_generation()?;
+        Ok(outcome)
     }
 
     fn sources(&self) -> Result<Vec<SourceInfo>, CatalogError> {
@@ -104,6 +137,7 @@ impl CatalogStore for SqliteStore {
             .db
             .conn()
             .execute("DELETE FROM entities WHERE ref_key = ?1", [entity.key()])?;
+        self.bump_generation()?;
         Ok(n > 0)
     }
 
@@ -315,11 +349,33 @@ impl CatalogStore for SqliteStore {
     }
 
     fn search(&self, query: &SearchQuery) -> Result<SearchResults, CatalogError> {
-        search::run(&self.reader(), query)
+        // Read the generation before the data: a write landing in between
+        // bumps it after committing, so a result is never cached as fresher than it is.
+        let reader = self.reader();
+        let generation: i64 =
+            reader.query_row("SELECT value FROM catalog_generation", [], |r| r.get(0))?;
+        let cached = self
+            .searches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(query)
+            .cloned();
+        if let Some((_, results)) = cached.filter(|(at, _)| *at == generation) {
+            return Ok(results);
+        }
+        let results = search::run(&reader, query)?;
+        drop(reader);
+        let mut searches = self.searches.lock().unwrap_or_else(|e| e.into_inner());
+        if searches.len() >= SEARCH_CACHE_ENTRIES {
+            searches.clear();
+        }
+        searches.insert(query.clone(), (generation, results.clone()));
+        Ok(results)
     }
 
     fn set_operations(&self, entity: &EntityRef, ops: &[OperationRow]) -> Result<(), CatalogError> {
-        sqlite_write::set_operations(&mut self.db.conn(), &entity.key(), ops)
+        sqlite_write::set_operations(&mut self.db.conn(), &entity.key(), ops)?;
+        self.bump_generation()
     }
 
     fn operations(&self, entity: &EntityRef) -> Result<Vec<OperationRow>, CatalogError> {

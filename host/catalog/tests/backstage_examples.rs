@@ -15,7 +15,7 @@ use portico_catalog::{
 struct CannedGitHub;
 
 impl UrlReader for CannedGitHub {
-    fn read_url(&self, url: &url::Url) -> Result<String, String> {
+    fn read_url(&self, url: &portico_catalog::Url) -> Result<String, String> {
         Ok(format!(
             "openapi: 3.0.0\ninfo:\n  title: canned copy of {url}\n  version: 1.0.0\n\
              paths:\n  /ping:\n    get:\n      operationId: ping\n      responses: {{}}\n"

@@ -6,7 +6,6 @@
 // A module, so that `cargo test spec` selects these tests too.
 mod spec {
     use std::path::{Path, PathBuf};
-    use std::time::Instant;
 
     use portico_catalog::spec::{Operation, ParsedSpec, SpecError, SpecFormat, SpecHint};
     use serde_json::Value;
@@ -368,25 +367,13 @@ mod spec {
     }
 
     #[test]
-    fn github_description_parses_and_indexes_quickly() {
+    fn github_description_parses_and_indexes_its_thousand_operations() {
         let Some(dir) = corpus() else { return };
         let bytes = std::fs::read(dir.join("github-api.github.com.json")).unwrap();
         let hint = SpecHint::from_file_name("github-api.github.com.json");
-
-        let start = Instant::now();
         let spec = ParsedSpec::parse(&bytes, &hint).unwrap();
-        let parsed = start.elapsed();
-        let start = Instant::now();
         let operations = spec.operations();
-        let indexed = start.elapsed();
-        let start = Instant::now();
         let info = spec.info();
-        let summarised = start.elapsed();
-        eprintln!(
-            "github ({} bytes): parse {parsed:?}, operations {indexed:?} ({}), info {summarised:?}",
-            bytes.len(),
-            operations.len()
-        );
 
         assert_eq!(spec.format(), SpecFormat::OpenApi30);
         assert!(operations.len() > 1000, "{}", operations.len());
@@ -402,10 +389,5 @@ mod spec {
             (repos_get.method.as_str(), repos_get.path.as_str()),
             ("GET", "/repos/{owner}/{repo}")
         );
-        // Generous bounds: a guard against accidental quadratic work, not a benchmark.
-        if !cfg!(debug_assertions) {
-            assert!(parsed.as_secs_f64() < 3.0, "parse took {parsed:?}");
-            assert!(indexed.as_secs_f64() < 1.0, "indexing took {indexed:?}");
-        }
     }
 }

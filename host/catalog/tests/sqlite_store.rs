@@ -620,3 +620,50 @@ fn operations_are_searchable_and_survive_updates() {
         "rest"
     );
 }
+
+#[test]
+fn cached_searches_see_writes_from_this_store_and_from_another_connection() {
+    let (dir, store) = store();
+    let query = SearchQuery {
+        text: "billing".into(),
+        ..SearchQuery::default()
+    };
+    sync(
+        &store,
+        "file:/a",
+        vec![api("billing", "Invoices")],
+        OrphanPolicy::Keep,
+    );
+    assert_eq!(store.search(&query).unwrap().total, 1);
+    assert_eq!(
+        store.search(&query).unwrap().total,
+        1,
+        "answered again, from the cache"
+    );
+
+    sync(
+        &store,
+        "file:/b",
+        vec![api("billing-v2", "More billing")],
+        OrphanPolicy::Keep,
+    );
+    assert_eq!(
+        store.search(&query).unwrap().total,
+        2,
+        "a write through this store invalidates"
+    );
+
+    // Another process (the CLI's import while the server runs) writes through its own store.
+    let other = SqliteStore::new(&Database::open(&dir.path().join("catalog.db")).unwrap()).unwrap();
+    sync(
+        &other,
+        "file:/c",
+        vec![api("billing-v3", "Even more billing")],
+        OrphanPolicy::Keep,
+    );
+    assert_eq!(
+        store.search(&query).unwrap().total,
+        3,
+        "a write elsewhere invalidates too"
+    );
+}
