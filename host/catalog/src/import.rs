@@ -409,13 +409,7 @@ fn index_definition(
         Ok(parsed) => Ok(parsed
             .operations()
             .into_iter()
-            .map(|op| OperationRow {
-                method: op.method,
-                path: op.path,
-                operation_id: op.operation_id,
-                summary: op.summary,
-                tags: op.tags,
-            })
+            .map(OperationRow::from)
             .collect()),
         Err(e) => {
             let offset = if definition_file.is_none() {

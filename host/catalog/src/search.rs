@@ -29,6 +29,18 @@ pub struct OperationRow {
     pub tags: Vec<String>,
 }
 
+impl From<crate::spec::Operation> for OperationRow {
+    fn from(op: crate::spec::Operation) -> Self {
+        OperationRow {
+            method: op.method,
+            path: op.path,
+            operation_id: op.operation_id,
+            summary: op.summary,
+            tags: op.tags,
+        }
+    }
+}
+
 /// The facets search counts, and the entity field each stands for.
 pub const SEARCH_FACETS: &[(&str, &str)] = &[
     ("kind", "kind"),

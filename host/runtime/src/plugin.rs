@@ -504,13 +504,13 @@ fn top_level_names(wasm: &[u8]) -> Result<(Vec<String>, Vec<String>), ManifestEr
             Payload::ComponentImportSection(section) if depth == 0 => {
                 for import in section {
                     let import = import.map_err(|e| ManifestError::NotAComponent(e.to_string()))?;
-                    imports.push(import.name.0.to_owned());
+                    imports.push(import.name.name.to_owned());
                 }
             }
             Payload::ComponentExportSection(section) if depth == 0 => {
                 for export in section {
                     let export = export.map_err(|e| ManifestError::NotAComponent(e.to_string()))?;
-                    exports.push(export.name.0.to_owned());
+                    exports.push(export.name.name.to_owned());
                 }
             }
             _ => {}

@@ -273,13 +273,7 @@ fn definition_operations(stored: &StoredEntity) -> Vec<OperationRow> {
         Ok(spec) => spec
             .operations()
             .into_iter()
-            .map(|op| OperationRow {
-                method: op.method,
-                path: op.path,
-                operation_id: op.operation_id,
-                summary: op.summary,
-                tags: op.tags,
-            })
+            .map(OperationRow::from)
             .collect(),
         Err(_) => Vec::new(),
     }

@@ -5,9 +5,9 @@
 #   3. serve them and load two endpoints with wrk (a second process):
 #      a full-text search and /api/catalog/entities?filter=kind=api&limit=50;
 #   4. the server's resident memory after the load.
-# Usage: benches/catalog.sh [ENTITIES] (default 100000). Needs wrk (apt-get install wrk).
+# Usage: tests/benches/catalog.sh [ENTITIES] (default 100000). Needs wrk (apt-get install wrk).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 count=${1:-100000}
 corpus=${CORPUS:-../shared/corpus/openapi}
 bin=target/release/portico
@@ -18,12 +18,12 @@ work=$(mktemp -d)
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 
 echo "## corpus import"
-n=$(python3 benches/gen-corpus-catalog.py "$corpus" "$work/corpus")
+n=$(python3 tests/benches/gen-corpus-catalog.py "$corpus" "$work/corpus")
 /usr/bin/time -f "%e s wall, %M KiB max RSS" $bin catalog import "$work/corpus" --data-dir "$work/corpus-data" | head -3
 echo "($n specs)"
 
 echo "## import of $count generated entities"
-python3 benches/gen-catalog.py "$count" "$work/generated"
+python3 tests/benches/gen-catalog.py "$count" "$work/generated"
 /usr/bin/time -f "%e s wall, %M KiB max RSS" $bin catalog import "$work/generated" --data-dir "$work/data" | head -1
 echo "## re-import (nothing changed)"
 /usr/bin/time -f "%e s wall" $bin catalog import "$work/generated" --data-dir "$work/data" | head -1
