@@ -91,17 +91,11 @@ async fn plugin_that_panics_reports_its_panic_message() {
     assert!(matches!(again, CallError::Trap { .. }), "{again}");
 }
 
-#[tokio::test]
-async fn plugin_calling_a_host_outside_its_allowlist_is_denied() {
+/// Runs `fixture-forbidden-host` with `settings` and returns the host's reason for the denial.
+async fn denial_reason(settings: PluginSettings) -> String {
     let app = spawn_app(AppSpec {
         plugins: vec![guests::FIXTURE_FORBIDDEN_HOST],
-        settings: vec![(
-            "fixture-forbidden-host",
-            PluginSettings {
-                config: toml_table("target = \"http://example.com/secret\""),
-                ..Default::default()
-            },
-        )],
+        settings: vec![("fixture-forbidden-host", settings)],
         ..Default::default()
     })
     .await;
@@ -110,9 +104,19 @@ async fn plugin_calling_a_host_outside_its_allowlist_is_denied() {
         .discover(None)
         .await
         .unwrap_err();
-    let CallError::Denied { reason, .. } = &err else {
+    let CallError::Denied { reason, .. } = err else {
         panic!("expected a denial, got {err}")
     };
+    reason
+}
+
+#[tokio::test]
+async fn plugin_calling_a_host_outside_its_allowlist_is_denied() {
+    let reason = denial_reason(PluginSettings {
+        config: toml_table("target = \"http://example.com/secret\""),
+        ..Default::default()
+    })
+    .await;
     assert!(reason.contains("example.com"), "{reason}");
     assert!(
         reason.contains("not in the plugin's allowed outbound hosts"),
@@ -123,27 +127,12 @@ async fn plugin_calling_a_host_outside_its_allowlist_is_denied() {
 #[tokio::test]
 async fn allowed_host_resolving_to_a_private_address_is_denied_unless_granted() {
     // The plugin may reach "localhost" by name, but localhost is loopback.
-    let app = spawn_app(AppSpec {
-        plugins: vec![guests::FIXTURE_FORBIDDEN_HOST],
-        settings: vec![(
-            "fixture-forbidden-host",
-            PluginSettings {
-                allowed_outbound_hosts: Some(vec!["http://localhost:*".into()]),
-                config: toml_table("target = \"http://localhost:9/\""),
-                ..Default::default()
-            },
-        )],
+    let reason = denial_reason(PluginSettings {
+        allowed_outbound_hosts: Some(vec!["http://localhost:*".into()]),
+        config: toml_table("target = \"http://localhost:9/\""),
         ..Default::default()
     })
     .await;
-    let err = app
-        .plugin("fixture-forbidden-host")
-        .discover(None)
-        .await
-        .unwrap_err();
-    let CallError::Denied { reason, .. } = &err else {
-        panic!("expected a denial, got {err}")
-    };
     assert!(reason.contains("loopback"), "{reason}");
 }
 

@@ -29,6 +29,20 @@ pub struct OperationRow {
     pub tags: Vec<String>,
 }
 
+impl OperationRow {
+    /// Reads a row of `method, path, operation_id, summary, tags` (tags as JSON).
+    pub(crate) fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OperationRow> {
+        let tags: String = r.get(4)?;
+        Ok(OperationRow {
+            method: r.get(0)?,
+            path: r.get(1)?,
+            operation_id: r.get(2)?,
+            summary: r.get(3)?,
+            tags: serde_json::from_str(&tags).unwrap_or_default(),
+        })
+    }
+}
+
 impl From<crate::spec::Operation> for OperationRow {
     fn from(op: crate::spec::Operation) -> Self {
         OperationRow {

@@ -385,16 +385,7 @@ impl CatalogStore for SqliteStore {
              FROM api_operations o JOIN entities e ON e.id = o.entity_id
              WHERE e.ref_key = ?1 ORDER BY o.position",
         )?;
-        let rows = stmt.query_map([entity.key()], |r| {
-            let tags: String = r.get(4)?;
-            Ok(OperationRow {
-                method: r.get(0)?,
-                path: r.get(1)?,
-                operation_id: r.get(2)?,
-                summary: r.get(3)?,
-                tags: serde_json::from_str(&tags).unwrap_or_default(),
-            })
-        })?;
+        let rows = stmt.query_map([entity.key()], OperationRow::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }

@@ -410,16 +410,7 @@ fn index_text(
                 "SELECT method, path, operation_id, summary, tags FROM api_operations
                  WHERE entity_id = ?1 ORDER BY position",
             )?
-            .query_map([id], |r| {
-                let tags: String = r.get(4)?;
-                Ok(OperationRow {
-                    method: r.get(0)?,
-                    path: r.get(1)?,
-                    operation_id: r.get(2)?,
-                    summary: r.get(3)?,
-                    tags: serde_json::from_str(&tags).unwrap_or_default(),
-                })
-            })?
+            .query_map([id], OperationRow::from_row)?
             .collect::<Result<_, _>>()?;
         operations = operations_text(&ops);
     }
