@@ -37,7 +37,7 @@ pub use relations::{DeclaredRelation, declared as declared_relations};
 pub use search::{OperationRow, SEARCH_FACETS, SearchHit, SearchQuery, SearchResults};
 pub use sqlite::SqliteStore;
 pub use store::{
-    CatalogError, CatalogStore, EntityPage, FacetCount, Facets, Fields, FullTextFilter, ListQuery,
+    CatalogError, CatalogStore, EntityJson, EntityPage, FacetCount, Facets, Fields, FullTextFilter, ListQuery,
     OrphanPolicy, PageQuery, Rejected, SourceInfo, SourceSync, StoredEntity, SyncOutcome,
     upsert_entities,
 };

@@ -10,6 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params_from_iter};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::db::{Database, DbError};
@@ -19,7 +20,7 @@ use crate::filter::{EntityFilter, Order};
 use crate::search::{self, OperationRow, SearchQuery, SearchResults};
 use crate::sqlite_write;
 use crate::store::{
-    CatalogError, CatalogStore, Cursor, EntityPage, FacetCount, Facets, Fields, FullTextFilter,
+    CatalogError, CatalogStore, Cursor, EntityJson, EntityPage, FacetCount, Facets, Fields, FullTextFilter,
     ListQuery, OrphanPolicy, PageQuery, SourceInfo, SourceSync, StoredEntity, SyncOutcome,
 };
 use crate::validate::parse_entity;
@@ -153,7 +154,7 @@ impl CatalogStore for SqliteStore {
         &self,
         refs: &[String],
         fields: &Fields,
-    ) -> Result<Vec<Option<Value>>, CatalogError> {
+    ) -> Result<Vec<Option<EntityJson>>, CatalogError> {
         let keys = refs
             .iter()
             .map(|r| {
@@ -163,7 +164,7 @@ impl CatalogStore for SqliteStore {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let conn = self.reader();
-        let mut found: HashMap<String, Value> = HashMap::new();
+        let mut found = Vec::new();
         for chunk in keys.chunks(500) {
             let marks = vec!["?"; chunk.len()].join(",");
             let sql = format!("SELECT ref_key, body FROM entities WHERE ref_key IN ({marks})");
@@ -172,15 +173,14 @@ impl CatalogStore for SqliteStore {
                 &sql,
                 chunk.iter().map(|k| SqlValue::Text(k.clone())).collect(),
             )?;
-            found.extend(rows.into_iter().map(|(k, _, v)| (k, v)));
+            found.extend(rows.into_iter().map(|(k, _, body)| (k, body)));
         }
-        let mut values: Vec<(String, Value)> = found.into_iter().collect();
-        finish(&conn, &mut values, fields)?;
-        let by_key: HashMap<String, Value> = values.into_iter().collect();
-        Ok(keys.iter().map(|k| by_key.get(k).cloned()).collect())
+        let mut by_key: HashMap<String, EntityJson> =
+            finish(&conn, found, fields)?.into_iter().collect();
+        Ok(keys.iter().map(|k| by_key.remove(k)).collect())
     }
 
-    fn list_entities(&self, query: &ListQuery) -> Result<Vec<Value>, CatalogError> {
+    fn list_entities(&self, query: &ListQuery) -> Result<Vec<EntityJson>, CatalogError> {
         let conn = self.reader();
         let mut params = Vec::new();
         let order = query.order.first();
@@ -197,12 +197,12 @@ impl CatalogStore for SqliteStore {
             "SELECT e.ref_key, {sort} AS sv, e.body FROM entities e WHERE {filter}
              ORDER BY sv {dir}, e.ref_key {dir} LIMIT ? OFFSET ?"
         );
-        let mut rows: Vec<(String, Value)> = load_rows(&conn, &sql, params)?
+        let rows = load_rows(&conn, &sql, params)?
             .into_iter()
-            .map(|(k, _, v)| (k, v))
+            .map(|(k, _, body)| (k, body))
             .collect();
-        finish(&conn, &mut rows, &query.fields)?;
-        Ok(rows.into_iter().map(|(_, v)| v).collect())
+        let items = finish(&conn, rows, &query.fields)?;
+        Ok(items.into_iter().map(|(_, v)| v).collect())
     }
 
     fn query_entities(&self, query: &PageQuery) -> Result<EntityPage, CatalogError> {
@@ -277,7 +277,7 @@ impl CatalogStore for SqliteStore {
         if state.backwards {
             rows.reverse();
         }
-        let cursor_at = |row: &(String, String, Value), backwards: bool| {
+        let cursor_at = |row: &(String, String, String), backwards: bool| {
             Cursor {
                 after: (row.1.clone(), row.0.clone()),
                 backwards,
@@ -296,8 +296,8 @@ impl CatalogStore for SqliteStore {
             .first()
             .filter(|_| has_prev)
             .map(|r| cursor_at(r, true));
-        let mut items: Vec<(String, Value)> = rows.into_iter().map(|(k, _, v)| (k, v)).collect();
-        finish(&conn, &mut items, fields)?;
+        let rows = rows.into_iter().map(|(k, _, body)| (k, body)).collect();
+        let items = finish(&conn, rows, fields)?;
         Ok(EntityPage {
             items: items.into_iter().map(|(_, v)| v).collect(),
             total_items: total,
@@ -423,12 +423,13 @@ fn full_text_sql(ft: &FullTextFilter, params: &mut Vec<SqlValue>) -> String {
     }
 }
 
-/// Rows of (ref_key, sort value, body) from a query selecting those three.
+/// Rows of (ref_key, sort value, body) from a query selecting those three
+/// (or ref_key and body only).
 fn load_rows(
     conn: &Connection,
     sql: &str,
     params: Vec<SqlValue>,
-) -> Result<Vec<(String, String, Value)>, CatalogError> {
+) -> Result<Vec<(String, String, String)>, CatalogError> {
     let mut stmt = conn.prepare_cached(sql)?;
     let columns = stmt.column_count();
     let rows = stmt.query_map(params_from_iter(params.iter()), |r| {
@@ -440,41 +441,65 @@ fn load_rows(
         };
         Ok((key, sort, body))
     })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (key, sort, body) = row?;
-        out.push((
-            key,
-            sort,
-            serde_json::from_str(&body).unwrap_or(Value::Null),
-        ));
-    }
-    Ok(out)
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Adds relations (when wanted) and applies the field selection.
+/// Turns stored bodies into answers: relations added (when wanted), fields selected.
+///
+/// Without a field selection the stored JSON is passed through untouched and
+/// the relations are spliced in as text: parsing and re-serialising every
+/// entity of a page was most of the cost of a listing.
 fn finish(
     conn: &Connection,
-    rows: &mut [(String, Value)],
+    rows: Vec<(String, String)>,
     fields: &Fields,
-) -> Result<(), CatalogError> {
-    if fields.wants_relations() {
+) -> Result<Vec<(String, EntityJson)>, CatalogError> {
+    let mut relations = if fields.wants_relations() {
         let keys: Vec<String> = rows.iter().map(|(k, _)| k.clone()).collect();
-        let relations = load_relations(conn, &keys)?;
-        for (key, value) in rows.iter_mut() {
-            if let (Some(rels), Some(obj)) = (relations.get(key), value.as_object_mut()) {
-                let list = rels
-                    .iter()
-                    .map(|r| json!({"type": r.relation_type, "targetRef": r.target.to_string()}))
-                    .collect();
-                obj.insert("relations".into(), Value::Array(list));
-            }
-        }
+        load_relations(conn, &keys)?
+    } else {
+        HashMap::new()
+    };
+    let invalid = |key: &str, e: serde_json::Error| {
+        CatalogError::Invalid(format!("stored entity {key} is not JSON: {e}"))
+    };
+    rows.into_iter()
+        .map(|(key, body)| {
+            let relations = relations.remove(&key).unwrap_or_default();
+            let json = if fields.is_all() {
+                RawValue::from_string(with_relations(body, &relations))
+            } else {
+                let mut value: Value = serde_json::from_str(&body).map_err(|e| invalid(&key, e))?;
+                if let (false, Some(obj)) = (relations.is_empty(), value.as_object_mut()) {
+                    obj.insert("relations".into(), relations_json(&relations));
+                }
+                serde_json::value::to_raw_value(&fields.project(value))
+            };
+            json.map(|json| (key.clone(), json)).map_err(|e| invalid(&key, e))
+        })
+        .collect()
+}
+
+/// A stored entity body (a JSON object without relations) with `relations` appended.
+fn with_relations(mut body: String, relations: &[Relation]) -> String {
+    if relations.is_empty() || !body.ends_with('}') {
+        return body;
     }
-    for (_, value) in rows.iter_mut() {
-        *value = fields.project(std::mem::take(value));
+    body.pop();
+    if !body.ends_with('{') {
+        body.push(',');
     }
-    Ok(())
+    body.push_str("\"relations\":");
+    body.push_str(&relations_json(relations).to_string());
+    body.push('}');
+    body
+}
+
+fn relations_json(relations: &[Relation]) -> Value {
+    relations
+        .iter()
+        .map(|r| json!({"type": r.relation_type, "targetRef": r.target.to_string()}))
+        .collect()
 }
 
 /// Distinct relations starting at each of `keys`, by key.

@@ -155,6 +155,11 @@ impl Fields {
         )
     }
 
+    /// Whether every field is wanted (no selection).
+    pub fn is_all(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Whether `relations` may be needed.
     pub(crate) fn wants_relations(&self) -> bool {
         self.0.is_empty()
@@ -256,10 +261,10 @@ pub enum PageQuery {
 }
 
 /// One page of a paged query.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct EntityPage {
     /// The entities.
-    pub items: Vec<Value>,
+    pub items: Vec<EntityJson>,
     /// How many entities the query matches in all.
     #[serde(rename = "totalItems")]
     pub total_items: usize,
@@ -270,6 +275,9 @@ pub struct EntityPage {
     #[serde(rename = "prevCursor", skip_serializing_if = "Option::is_none")]
     pub prev_cursor: Option<String>,
 }
+
+/// An entity as JSON text, ready to be sent as it is.
+pub type EntityJson = Box<serde_json::value::RawValue>;
 
 /// How often a value occurs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -317,10 +325,10 @@ pub trait CatalogStore: Send + Sync {
         &self,
         refs: &[String],
         fields: &Fields,
-    ) -> Result<Vec<Option<Value>>, CatalogError>;
+    ) -> Result<Vec<Option<EntityJson>>, CatalogError>;
 
     /// `GET /entities`.
-    fn list_entities(&self, query: &ListQuery) -> Result<Vec<Value>, CatalogError>;
+    fn list_entities(&self, query: &ListQuery) -> Result<Vec<EntityJson>, CatalogError>;
 
     /// `GET /entities/by-query`, with keyset cursors.
     fn query_entities(&self, query: &PageQuery) -> Result<EntityPage, CatalogError>;

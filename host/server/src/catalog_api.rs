@@ -11,7 +11,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use portico_catalog::{
-    CatalogError, CatalogStore, EntityFilter, EntityRef, Fields, FullTextFilter, ListQuery, Order,
+    CatalogError, CatalogStore, EntityFilter, EntityJson, EntityRef, Fields, FullTextFilter, ListQuery, Order,
     PageQuery, SearchQuery, SearchResults,
 };
 use serde::{Deserialize, Serialize};
@@ -199,7 +199,7 @@ fn decode_offset(cursor: &str) -> Result<usize, ApiError> {
 struct QueryPage {
     /// The entities.
     #[schema(value_type = Vec<Object>)]
-    items: Vec<Value>,
+    items: Vec<EntityJson>,
     /// How many entities the query matches.
     #[serde(rename = "totalItems")]
     total_items: usize,
@@ -318,7 +318,7 @@ struct ByRefs {
 struct ByRefsItems {
     /// The entities, in the order asked.
     #[schema(value_type = Vec<Object>)]
-    items: Vec<Option<Value>>,
+    items: Vec<Option<EntityJson>>,
 }
 
 /// `POST /api/catalog/entities/by-refs`.

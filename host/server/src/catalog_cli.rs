@@ -84,7 +84,12 @@ pub fn export(
     json: bool,
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<usize> {
-    let entities = store.list_entities(&ListQuery::default())?;
+    // Parsed again so that both formats can lay it out.
+    let entities = store
+        .list_entities(&ListQuery::default())?
+        .iter()
+        .map(|raw| serde_json::from_str::<serde_json::Value>(raw.get()))
+        .collect::<Result<Vec<_>, _>>()?;
     if json {
         serde_json::to_writer_pretty(&mut *out, &entities)?;
         writeln!(out)?;
