@@ -1,5 +1,6 @@
 //! The catalogue end to end: Backstage's example catalogue imported, then read
-//! through the Backstage-compatible API and the CLI, as Backstage scripts would.
+//! through the Backstage-compatible API and the CLI, as Backstage scripts would;
+//! and the demo catalogue's API versions through `/api/v1/apis`.
 
 use std::path::PathBuf;
 
@@ -151,6 +152,20 @@ async fn by_name_by_refs_and_facets_answer_like_backstage() {
     assert_eq!(by_refs["items"][0]["metadata"]["name"], "artist-lookup");
     assert!(by_refs["items"][1].is_null());
 
+    let malformed = app
+        .client
+        .post(format!("{}/api/catalog/entities/by-refs", app.base))
+        .header("content-type", "application/json")
+        .body("{\"entityRefs\": [")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+    assert_eq!(
+        malformed.headers()["content-type"],
+        "application/problem+json"
+    );
+
     let facets = json(&app, "/api/catalog/entity-facets?facet=kind").await;
     let kinds = facets["facets"]["kind"].as_array().unwrap();
     assert!(
@@ -241,4 +256,134 @@ fn cli_validate_checks_without_importing() {
         text.contains("0 valid, 1 rejected") && text.contains("metadata.name"),
         "{text}"
     );
+}
+
+async fn demo_app() -> TestApp {
+    spawn_app(AppSpec {
+        demo: true,
+        ..AppSpec::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_api_answers_with_its_versions_newest_first_and_its_latest_operations() {
+    let app = demo_app().await;
+    let api = json(&app, "/api/v1/apis/default/payments").await;
+    assert_eq!(api["entity_ref"], "api:default/payments");
+    assert_eq!(api["title"], "Payments");
+    assert_eq!(api["owner"], "group:default/payments-team");
+    assert_eq!(api["lifecycle"], "production");
+    assert_eq!(api["latest_version"], "2.1.0");
+    let versions = api["versions"].as_array().unwrap();
+    let names: Vec<&str> = versions
+        .iter()
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["2.1.0", "1.8.0"]);
+    assert_eq!(versions[0]["lifecycle"], "production");
+    assert_eq!(versions[1]["lifecycle"], "deprecated");
+    assert_eq!(versions[1]["sunset"], "2027-06-30");
+    let sandbox = versions[0]["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "sandbox")
+        .expect("a sandbox environment");
+    assert_eq!(sandbox["url"], "https://sandbox.payments.example.com");
+    assert_eq!(
+        versions[0]["spec_url"],
+        "/api/v1/apis/default/payments/versions/2.1.0/spec"
+    );
+    let mut ops: Vec<&str> = api["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["operation_id"].as_str().unwrap())
+        .collect();
+    ops.sort_unstable();
+    assert_eq!(ops, ["createCharge", "createRefund", "listPayouts"]);
+
+    let missing = app.get("/api/v1/apis/default/no-such-api").await;
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
+}
+
+#[tokio::test]
+async fn one_version_answers_with_its_own_operations_and_environments() {
+    let app = demo_app().await;
+    let old = json(&app, "/api/v1/apis/default/payments/versions/1.8.0").await;
+    assert_eq!(old["api"], "api:default/payments");
+    assert_eq!(old["version"], "1.8.0");
+    assert!(old["migration"].as_str().unwrap().contains("currency"));
+    let ops: Vec<&str> = old["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["operation_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ops, ["createCharge", "getCharge"]);
+    assert_eq!(
+        old["environments"][1]["url"],
+        "https://sandbox.payments.example.com/v1"
+    );
+    let missing = app
+        .get("/api/v1/apis/default/payments/versions/9.9.9")
+        .await;
+    assert_eq!(missing.status(), 404);
+    let problem: Value = missing.json().await.unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("9.9.9"),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
+async fn spec_documents_are_served_as_stored_with_their_hash_as_etag() {
+    let app = demo_app().await;
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog/specs");
+    let path = "/api/v1/apis/default/legacy-orders/versions/1.4.0/spec";
+    let response = app.get(path).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/yaml; charset=utf-8"
+    );
+    let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+    let stored = std::fs::read_to_string(examples.join("orders-v1.yaml")).unwrap();
+    assert_eq!(
+        etag,
+        format!(
+            "\"{}\"",
+            portico_catalog::spec::content_hash(stored.as_bytes())
+        )
+    );
+    assert_eq!(
+        response.text().await.unwrap(),
+        stored,
+        "Swagger 2.0 as written, not converted"
+    );
+
+    let again = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert!(again.text().await.unwrap().is_empty());
+
+    let doc = json(&app, "/openapi.json").await;
+    for documented in [
+        "/api/v1/apis",
+        "/api/v1/apis/{namespace}/{name}",
+        "/api/v1/apis/{namespace}/{name}/versions/{version}",
+        "/api/v1/apis/{namespace}/{name}/versions/{version}/spec",
+    ] {
+        assert!(doc["paths"][documented]["get"].is_object(), "{documented}");
+    }
 }

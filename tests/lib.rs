@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use portico::config::PluginSettings;
+use portico::config::{CatalogSettings, PluginSettings, PublisherConfig};
 use portico::{Config, Server};
 use tempfile::TempDir;
 
@@ -51,10 +51,20 @@ impl TestApp {
 pub struct AppSpec {
     /// Components copied into the plugins directory.
     pub plugins: Vec<&'static str>,
+    /// Plugin files a test made (packed, signed), copied there too.
+    pub plugin_files: Vec<PathBuf>,
     /// `[plugins.<id>]` settings.
     pub settings: Vec<(&'static str, PluginSettings)>,
     /// Start with demo content.
     pub demo: bool,
+    /// `[catalog]`.
+    pub catalog: CatalogSettings,
+    /// `admin_token` (a secret reference such as `file:/path`).
+    pub admin_token: Option<String>,
+    /// `[plugins] require_signatures`.
+    pub require_signatures: bool,
+    /// `[plugins] trusted_publishers`.
+    pub trusted_publishers: Vec<PublisherConfig>,
 }
 
 /// A fresh configuration on port 0 with a temporary data directory.
@@ -77,12 +87,17 @@ pub async fn try_spawn_app(spec: AppSpec) -> anyhow::Result<TestApp> {
     let data_dir = tempfile::tempdir().expect("temporary directory");
     let mut config = test_config(data_dir.path());
     install(&config.plugins_dir(), &spec.plugins);
+    install(&config.plugins_dir(), &spec.plugin_files);
     config.demo = spec.demo;
-    config.plugins = spec
+    config.catalog = spec.catalog;
+    config.admin_token = spec.admin_token;
+    config.plugins.grants = spec
         .settings
         .into_iter()
         .map(|(id, s)| (id.to_owned(), s))
         .collect();
+    config.plugins.require_signatures = spec.require_signatures;
+    config.plugins.trusted_publishers = spec.trusted_publishers;
     let server = Server::start(config).await?;
     let base = format!("http://{}", server.addr);
     let client = reqwest::Client::builder()
@@ -97,10 +112,11 @@ pub async fn try_spawn_app(spec: AppSpec) -> anyhow::Result<TestApp> {
 }
 
 /// Copies components into a plugins directory.
-pub fn install(plugins_dir: &Path, components: &[&str]) {
+pub fn install(plugins_dir: &Path, components: &[impl AsRef<Path>]) {
     std::fs::create_dir_all(plugins_dir).expect("plugins directory");
     for component in components {
-        let name = Path::new(component).file_name().expect("a file name");
+        let component = component.as_ref();
+        let name = component.file_name().expect("a file name");
         std::fs::copy(component, plugins_dir.join(name)).expect("copying a component");
     }
 }

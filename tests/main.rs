@@ -2,7 +2,9 @@
 //! `tests/fixtures/`, `plugins/` and `examples/`, real HTTP.
 
 mod catalog;
+mod catalog_locations;
 mod cli;
+mod distribution;
 mod hostile;
 mod server;
 mod worlds;

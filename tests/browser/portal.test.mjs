@@ -337,6 +337,24 @@ describe('the catalogue of a white-label portal', () => {
     assert.deepEqual(errors, []);
     await page.close();
 
+    const versioned = await open(browser.context, `${portal.url}/apis/default/payments`);
+    const rows = versioned.page.locator('table.versions tbody tr');
+    assert.equal(await rows.count(), 2, 'two versions, newest first');
+    assert.match(await rows.first().innerText(), /2\.1\.0/);
+    assert.match(await rows.first().innerText(), /sandbox/i);
+    assert.match(await rows.nth(1).innerText(), /Deprecated[\s\S]*2027-06-30/);
+    await Promise.all([
+      versioned.page.waitForURL(/\?version=1\.8\.0$/),
+      versioned.page.getByRole('link', { name: '1.8.0', exact: true }).click(),
+    ]);
+    const ops = await versioned.page.locator('table.operations tbody').innerText();
+    assert.match(ops, /getCharge/, 'the picked version\'s operations');
+    assert.doesNotMatch(ops, /createRefund/);
+    await screenshot(versioned.page, 'api-versions.png');
+    await assertNoPortico(versioned.page);
+    assert.deepEqual(versioned.errors, []);
+    await versioned.page.close();
+
     const missing = await browser.context.newPage();
     const response = await missing.goto(`${portal.url}/apis/default/no-such-api`);
     assert.equal(response.status(), 404);

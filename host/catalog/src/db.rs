@@ -136,6 +136,54 @@ const MIGRATIONS: &[M<'static>] = &[
         "CREATE TABLE catalog_generation (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
         INSERT INTO catalog_generation (id, value) VALUES (1, 0);",
     ),
+    // API versions: spec documents stored once by content hash, each API's
+    // versions (publication history, lifecycle, provenance) and their
+    // environments. The foundation's `apis` summary table gives way to the catalogue.
+    M::up(
+        "DROP TABLE apis;
+    CREATE TABLE spec_documents (
+        hash TEXT PRIMARY KEY,
+        format TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        content TEXT NOT NULL,
+        -- the operation index of the document, as JSON rows
+        operations TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    ) WITHOUT ROWID;
+    CREATE TABLE api_versions (
+        id INTEGER PRIMARY KEY,
+        entity_id INTEGER NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+        version TEXT NOT NULL,
+        published_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        lifecycle TEXT NOT NULL,
+        sunset TEXT,
+        migration TEXT,
+        spec_hash TEXT NOT NULL REFERENCES spec_documents (hash),
+        source TEXT NOT NULL,
+        location TEXT NOT NULL,
+        UNIQUE (entity_id, version)
+    );
+    CREATE INDEX api_versions_by_spec ON api_versions (spec_hash);
+    CREATE TABLE api_environments (
+        version_id INTEGER NOT NULL REFERENCES api_versions (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        url TEXT NOT NULL,
+        description TEXT,
+        PRIMARY KEY (version_id, position)
+    ) WITHOUT ROWID;
+    -- A document no version uses any more is forgotten.
+    CREATE TRIGGER api_versions_forget_document AFTER DELETE ON api_versions BEGIN
+        DELETE FROM spec_documents WHERE hash = old.spec_hash
+            AND NOT EXISTS (SELECT 1 FROM api_versions WHERE spec_hash = old.spec_hash);
+    END;
+    CREATE TRIGGER api_versions_replace_document AFTER UPDATE OF spec_hash ON api_versions
+        WHEN old.spec_hash <> new.spec_hash BEGIN
+        DELETE FROM spec_documents WHERE hash = old.spec_hash
+            AND NOT EXISTS (SELECT 1 FROM api_versions WHERE spec_hash = old.spec_hash);
+    END;",
+    ),
 ];
 
 /// A handle on the portal's SQLite database; cheap to clone.

@@ -43,8 +43,8 @@ pub(crate) struct ReadPolicy {
     /// Local files must lie under one of these (canonical) directories;
     /// empty allows any file.
     pub(crate) roots: Vec<PathBuf>,
-    /// Hosts URLs may point at: `example.com`, or `*.example.com` for its
-    /// subdomains. Empty allows none.
+    /// Hosts URLs may point at: `example.com`, `*.example.com` for its
+    /// subdomains, or `*` for any. Empty allows none.
     pub(crate) allowed_hosts: Vec<String>,
     /// Reads allowed URLs.
     pub(crate) url_reader: Option<Arc<dyn UrlReader>>,
@@ -117,12 +117,16 @@ impl ReadPolicy {
                 "cannot read {url}: only http and https URLs are supported"
             ));
         }
-        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let host = url
+            .host_str()
+            .unwrap_or_default()
+            .trim_matches(['[', ']'])
+            .to_ascii_lowercase();
         let allowed = self.allowed_hosts.iter().any(|pattern| {
             let pattern = pattern.to_ascii_lowercase();
             match pattern.strip_prefix("*.") {
                 Some(suffix) => host.ends_with(&format!(".{suffix}")),
-                None => host == pattern,
+                None => pattern == "*" || host == pattern,
             }
         });
         if allowed {

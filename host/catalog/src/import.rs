@@ -15,10 +15,9 @@ use serde_json::Value;
 use crate::descriptor::{Document, Place, ReadPolicy, UrlReader, parse_documents, substitute};
 use crate::entity::{Entity, MANAGED_BY_LOCATION, MANAGED_BY_ORIGIN_LOCATION};
 use crate::entity_ref::{DEFAULT_NAMESPACE, EntityRef};
-use crate::search::OperationRow;
-use crate::spec::{ParsedSpec, SpecHint};
 use crate::store::{CatalogError, CatalogStore, OrphanPolicy, SourceSync};
 use crate::validate::parse_entity;
+use crate::versions::{self, DefinitionFiles, VersionDraft};
 
 /// Which part of the import a progress report is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,7 +142,7 @@ struct Batch {
     first_seen: HashMap<String, usize>,
     keep: Vec<String>,
     keep_locations: Vec<String>,
-    operations: BTreeMap<String, Vec<OperationRow>>,
+    versions: BTreeMap<String, Vec<VersionDraft>>,
 }
 
 fn import_path(
@@ -163,7 +162,6 @@ fn import_path(
         }
     };
     let is_dir = root.is_dir();
-    let origin = Place::File(root.clone()).location();
     let policy = ReadPolicy {
         roots: if options.roots.is_empty() {
             vec![if is_dir {
@@ -181,6 +179,44 @@ fn import_path(
         allowed_hosts: options.allowed_hosts.clone(),
         url_reader: options.url_reader.clone(),
     };
+    import_root(store, Place::File(root), is_dir, &policy, options, report)
+}
+
+/// Imports each URL (a descriptor document) as its own source, reading it and
+/// whatever it points at through `options.url_reader`; see [`import_paths`].
+pub fn import_urls(
+    store: &dyn CatalogStore,
+    urls: &[url::Url],
+    options: &ImportOptions,
+) -> Result<ImportReport, CatalogError> {
+    let policy = ReadPolicy {
+        roots: options
+            .roots
+            .iter()
+            .filter_map(|r| r.canonicalize().ok())
+            .collect(),
+        allowed_hosts: options.allowed_hosts.clone(),
+        url_reader: options.url_reader.clone(),
+    };
+    let mut report = ImportReport::default();
+    for url in urls {
+        let root = Place::Url(url.clone());
+        import_root(store, root, false, &policy, options, &mut report)?;
+    }
+    Ok(report)
+}
+
+/// Reads one source (a file, a directory or a URL) and writes it; nothing is
+/// written when the root itself cannot be read.
+fn import_root(
+    store: &dyn CatalogStore,
+    root: Place,
+    is_dir: bool,
+    policy: &ReadPolicy,
+    options: &ImportOptions,
+    report: &mut ImportReport,
+) -> Result<(), CatalogError> {
+    let origin = root.location();
     let progress = |stage, done, total| {
         if let Some(p) = &options.progress {
             p(Progress { stage, done, total });
@@ -188,12 +224,13 @@ fn import_path(
     };
 
     let mut queue: VecDeque<(Place, bool)> = VecDeque::new();
-    if is_dir {
-        let mut files = Vec::new();
-        walk(&root, &mut files);
-        queue.extend(files.into_iter().map(|f| (Place::File(f), false)));
-    } else {
-        queue.push_back((Place::File(root.clone()), true));
+    match &root {
+        Place::File(dir) if is_dir => {
+            let mut files = Vec::new();
+            walk(dir, &mut files);
+            queue.extend(files.into_iter().map(|f| (Place::File(f), false)));
+        }
+        _ => queue.push_back((root.clone(), true)),
     }
     let mut visited: BTreeSet<Place> = queue.iter().map(|(p, _)| p.clone()).collect();
     let mut batch = Batch::default();
@@ -215,13 +252,14 @@ fn import_path(
                     None,
                     format!("cannot read: {e}"),
                 ));
+                if place == root {
+                    return Ok(());
+                }
                 batch.keep_locations.push(place.location());
                 continue;
             }
         };
-        for target in read_file(
-            &place, &text, explicit, &origin, &policy, &mut batch, report,
-        ) {
+        for target in read_file(&place, &text, explicit, &origin, policy, &mut batch, report) {
             if visited.insert(target.clone()) {
                 queue.push_back((target, true));
             }
@@ -230,14 +268,18 @@ fn import_path(
 
     let sync = SourceSync {
         source: origin.clone(),
-        source_type: "file".into(),
-        target: root.display().to_string(),
+        source_type: match root {
+            Place::File(_) => "file".into(),
+            Place::Url(_) => "url".into(),
+        },
+        target: place_target(&root),
         entities: std::mem::take(&mut batch.entities),
         complete: true,
         keep: batch.keep,
         keep_locations: batch.keep_locations,
         orphans: options.orphans,
-        operations: std::mem::take(&mut batch.operations),
+        versions: std::mem::take(&mut batch.versions),
+        ..SourceSync::default()
     };
     let outcome = store.sync_source(&sync, &mut |done, total| {
         progress(Stage::Writing, done, total)
@@ -295,11 +337,7 @@ fn read_file(
             }
         };
         let guessed = guess_ref(&doc.value);
-        let definition_file = doc
-            .value
-            .pointer("/spec/definition/$text")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        let definition_files = DefinitionFiles::capture(&doc.value);
         if let Err(reason) = substitute(&mut doc.value, place, policy) {
             let field = reason.split('"').nth(1).unwrap_or("").to_owned();
             reject_doc(batch, report, &file, &doc, &field, guessed, reason);
@@ -335,18 +373,18 @@ fn read_file(
             ));
             continue;
         }
-        match index_definition(&entity, definition_file.as_deref()) {
+        match versions::read_entity(&entity, &definition_files) {
             None => {}
-            Some(Ok(ops)) => {
-                batch.operations.insert(key.clone(), ops);
+            Some(Ok(drafts)) => {
+                batch.versions.insert(key.clone(), drafts);
             }
-            Some(Err((offset, reason))) => {
+            Some(Err(bad)) => {
                 batch.keep.push(key);
                 report.rejected.push(problem(
                     &file,
-                    Some(doc.field_line("spec.definition") + offset),
+                    Some(doc.field_line(&bad.field) + bad.offset),
                     Some(entity.entity_ref().to_string()),
-                    reason,
+                    bad.reason,
                 ));
                 continue;
             }
@@ -388,42 +426,6 @@ fn reject_doc(
         guessed.map(|r| r.to_string()),
         reason,
     ));
-}
-
-/// Parses an API's definition (OpenAPI, AsyncAPI, GraphQL) into its
-/// operation index; `None` for other entities and definition types. An error
-/// carries the line offset within an inline definition.
-fn index_definition(
-    entity: &Entity,
-    definition_file: Option<&str>,
-) -> Option<Result<Vec<OperationRow>, (usize, String)>> {
-    let kind = entity.spec_type()?.to_ascii_lowercase();
-    if entity.kind != "API" || !matches!(kind.as_str(), "openapi" | "asyncapi" | "graphql") {
-        return None;
-    }
-    let definition = entity.definition()?;
-    let hint = definition_file
-        .map(SpecHint::from_file_name)
-        .unwrap_or_default();
-    Some(match ParsedSpec::parse(definition.as_bytes(), &hint) {
-        Ok(parsed) => Ok(parsed
-            .operations()
-            .into_iter()
-            .map(OperationRow::from)
-            .collect()),
-        Err(e) => {
-            let offset = if definition_file.is_none() {
-                // A parser may notice trouble past the last line; stay inside.
-                e.line().unwrap_or(0).min(definition.lines().count())
-            } else {
-                0
-            };
-            Err((
-                offset,
-                format!("\"spec.definition\" is not a valid {kind} description: {e}"),
-            ))
-        }
-    })
 }
 
 fn location_targets(

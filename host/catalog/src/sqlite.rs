@@ -18,12 +18,14 @@ use crate::entity::Relation;
 use crate::entity_ref::EntityRef;
 use crate::filter::{EntityFilter, Order};
 use crate::search::{self, OperationRow, SearchQuery, SearchResults};
-use crate::sqlite_write;
 use crate::store::{
-    CatalogError, CatalogStore, Cursor, EntityJson, EntityPage, FacetCount, Facets, Fields, FullTextFilter,
-    ListQuery, OrphanPolicy, PageQuery, SourceInfo, SourceSync, StoredEntity, SyncOutcome,
+    CatalogError, CatalogStore, Cursor, EntityJson, EntityPage, FacetCount, Facets, Fields,
+    FullTextFilter, ListQuery, OrphanPolicy, PageQuery, SourceInfo, SourceSync, StoredEntity,
+    SyncOutcome,
 };
 use crate::validate::parse_entity;
+use crate::versions::{ApiVersion, PublishOutcome, SpecDocument, VersionDetail, VersionDraft};
+use crate::{sqlite_versions, sqlite_write};
 
 /// The catalogue in the portal's SQLite database.
 pub struct SqliteStore {
@@ -388,6 +390,43 @@ impl CatalogStore for SqliteStore {
         let rows = stmt.query_map([entity.key()], OperationRow::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    fn publish_version(
+        &self,
+        api: &EntityRef,
+        draft: &VersionDraft,
+    ) -> Result<PublishOutcome, CatalogError> {
+        let outcome = sqlite_write::publish_version(&mut self.db.conn(), &api.key(), draft)?;
+        if outcome != PublishOutcome::Unchanged {
+            self.bump_generation()?;
+        }
+        Ok(outcome)
+    }
+
+    fn versions(&self, api: &EntityRef) -> Result<Vec<ApiVersion>, CatalogError> {
+        let conn = self.reader();
+        let Some(id) = sqlite_versions::entity_id(&conn, &api.key())? else {
+            return Ok(Vec::new());
+        };
+        let versions = sqlite_versions::versions(&conn, id)?;
+        Ok(versions.into_iter().map(|(_, v)| v).collect())
+    }
+
+    fn version(
+        &self,
+        api: &EntityRef,
+        version: &str,
+    ) -> Result<Option<VersionDetail>, CatalogError> {
+        let conn = self.reader();
+        match sqlite_versions::entity_id(&conn, &api.key())? {
+            Some(id) => sqlite_versions::version(&conn, id, version),
+            None => Ok(None),
+        }
+    }
+
+    fn spec_document(&self, hash: &str) -> Result<Option<SpecDocument>, CatalogError> {
+        sqlite_versions::document(&self.reader(), hash)
+    }
 }
 
 fn full_text_sql(ft: &FullTextFilter, params: &mut Vec<SqlValue>) -> String {
@@ -475,7 +514,8 @@ fn finish(
                 }
                 serde_json::value::to_raw_value(&fields.project(value))
             };
-            json.map(|json| (key.clone(), json)).map_err(|e| invalid(&key, e))
+            json.map(|json| (key.clone(), json))
+                .map_err(|e| invalid(&key, e))
         })
         .collect()
 }

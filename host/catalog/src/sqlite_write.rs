@@ -13,9 +13,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::entity::{Entity, ORPHAN};
-use crate::relations;
 use crate::search::{OperationRow, TAG_SEPARATOR, operations_text};
 use crate::store::{CatalogError, OrphanPolicy, Rejected, SourceSync, SyncOutcome};
+use crate::versions::{PublishOutcome, VersionDraft};
+use crate::{relations, sqlite_versions};
 
 /// Longest value kept in the filter index; longer ones only record that the
 /// field exists (as Backstage does).
@@ -54,6 +55,11 @@ pub(crate) fn sync(
         .iter()
         .map(|(k, v)| (k.to_lowercase(), v))
         .collect();
+    let versions: HashMap<String, &Vec<VersionDraft>> = sync
+        .versions
+        .iter()
+        .map(|(k, v)| (k.to_lowercase(), v))
+        .collect();
     let total = sync.entities.len();
     let mut seen: HashSet<String> = HashSet::with_capacity(total);
     for (index, (entity, location)) in sync.entities.iter().enumerate() {
@@ -83,13 +89,25 @@ pub(crate) fn sync(
                 })
             })
             .optional()?;
-        match existing {
-            Some(e) if e.source != sync.source && !e.orphaned => out.rejected.push(Rejected {
-                index,
-                entity: shown,
-                reason: format!("the entity is already reported by source {}", e.source),
-            }),
-            Some(e) if e.hash == hash && !e.orphaned => out.unchanged.push(shown),
+        let drafts = versions.get(&key);
+        // The newest version's operations are written below, once its versions are.
+        let ops = match drafts {
+            Some(_) => None,
+            None => operations.get(&key).map(|o| o.as_slice()),
+        };
+        let written = match existing {
+            Some(e) if e.source != sync.source && !e.orphaned => {
+                out.rejected.push(Rejected {
+                    index,
+                    entity: shown,
+                    reason: format!("the entity is already reported by source {}", e.source),
+                });
+                None
+            }
+            Some(e) if e.hash == hash && !e.orphaned => {
+                out.unchanged.push(shown);
+                Some((e.id, false))
+            }
             Some(e) => {
                 write_entity(
                     &tx,
@@ -99,12 +117,13 @@ pub(crate) fn sync(
                     &hash,
                     &sync.source,
                     location,
-                    operations.get(&key).map(|o| o.as_slice()),
+                    ops,
                 )?;
                 out.changed.push(shown);
+                Some((e.id, true))
             }
             None => {
-                write_entity(
+                let id = write_entity(
                     &tx,
                     None,
                     entity,
@@ -112,9 +131,20 @@ pub(crate) fn sync(
                     &hash,
                     &sync.source,
                     location,
-                    operations.get(&key).map(|o| o.as_slice()),
+                    ops,
                 )?;
                 out.added.push(shown);
+                Some((id, true))
+            }
+        };
+        if let (Some((id, written)), Some(drafts)) = (written, drafts) {
+            let published = sqlite_versions::publish_all(&tx, id, drafts, &sync.source, location)?;
+            if published || written {
+                index_latest_version(&tx, id)?;
+            }
+            // Versions new to an entity stored before they were kept (an older database).
+            if published && !written {
+                out.changed.extend(out.unchanged.pop());
             }
         }
         if (index + 1) % 1000 == 0 {
@@ -198,6 +228,42 @@ pub(crate) fn set_operations(
         .ok_or_else(|| CatalogError::NotFound(format!("entity {key}")))?;
     write_operations(&tx, id, ops)?;
     tx.commit()?;
+    Ok(())
+}
+
+/// Publishes one version of an API entity and re-indexes its operations.
+pub(crate) fn publish_version(
+    conn: &mut rusqlite::Connection,
+    key: &str,
+    draft: &VersionDraft,
+) -> Result<PublishOutcome, CatalogError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let (id, kind, source, location): (i64, String, String, String) = tx
+        .query_row(
+            "SELECT id, kind, source, location FROM entities WHERE ref_key = ?1",
+            [key],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?
+        .ok_or_else(|| CatalogError::NotFound(format!("entity {key}")))?;
+    if kind != "api" {
+        return Err(CatalogError::Invalid(format!(
+            "{key} is not an API: only APIs have versions"
+        )));
+    }
+    let outcome = sqlite_versions::publish(&tx, id, draft, &source, &location)?;
+    if outcome != PublishOutcome::Unchanged {
+        index_latest_version(&tx, id)?;
+    }
+    tx.commit()?;
+    Ok(outcome)
+}
+
+/// Makes the operation index (and its search text) that of the newest version.
+fn index_latest_version(tx: &Transaction<'_>, id: i64) -> Result<(), CatalogError> {
+    if let Some(ops) = sqlite_versions::latest_operations(tx, id)? {
+        write_operations(tx, id, &ops)?;
+    }
     Ok(())
 }
 

@@ -14,6 +14,7 @@ use crate::entity::Entity;
 use crate::entity_ref::EntityRef;
 use crate::filter::{EntityFilter, Order};
 use crate::search::{OperationRow, SearchQuery, SearchResults};
+use crate::versions::{ApiVersion, PublishOutcome, SpecDocument, VersionDetail, VersionDraft};
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +76,9 @@ pub struct SourceSync {
     /// Operation indexes of API entities in the batch, by entity ref (any
     /// case); written with the entity when it is added or changed.
     pub operations: BTreeMap<String, Vec<OperationRow>>,
+    /// Versions API entities in the batch publish, by entity ref (any case),
+    /// oldest listed first; the operation index then follows the newest version.
+    pub versions: BTreeMap<String, Vec<VersionDraft>>,
 }
 
 /// An entity the store refused to write.
@@ -344,6 +348,29 @@ pub trait CatalogStore: Send + Sync {
 
     /// An API entity's operation index.
     fn operations(&self, entity: &EntityRef) -> Result<Vec<OperationRow>, CatalogError>;
+
+    /// Adds one version to an API entity, or updates it (document, lifecycle,
+    /// environments); publishing what is stored changes nothing. The operation
+    /// index then follows the API's newest version.
+    fn publish_version(
+        &self,
+        api: &EntityRef,
+        draft: &VersionDraft,
+    ) -> Result<PublishOutcome, CatalogError>;
+
+    /// An API's versions, newest first: by semver where every version reads
+    /// as semver, else by publication.
+    fn versions(&self, api: &EntityRef) -> Result<Vec<ApiVersion>, CatalogError>;
+
+    /// One version of an API, with its operations.
+    fn version(
+        &self,
+        api: &EntityRef,
+        version: &str,
+    ) -> Result<Option<VersionDetail>, CatalogError>;
+
+    /// A stored spec document by content hash.
+    fn spec_document(&self, hash: &str) -> Result<Option<SpecDocument>, CatalogError>;
 }
 
 /// Adds or updates entities reported by a caller outside any file or

@@ -14,8 +14,10 @@ mod health;
 mod host_impl;
 pub mod manifest;
 mod outbound;
+pub mod package;
 mod plugin;
 mod registry;
+pub mod signing;
 mod state;
 pub mod worlds;
 
@@ -26,9 +28,15 @@ pub use error::{CallError, FaultKind, LoadError};
 pub use health::{Health, HealthState};
 pub use host_impl::{KvBackend, MemoryKv};
 pub use manifest::{FailureMode, Manifest, ManifestError, World};
-pub use outbound::{AllowedHost, OutboundPolicy};
+pub use outbound::{AllowedHost, OutboundPolicy, is_public_address};
 pub use plugin::{Grant, Inspection, Origin, Plugin, PluginInfo};
 pub use registry::Registry;
+
+/// The SHA-256 of a component, hex: how plugins are told apart.
+pub fn component_digest(wasm: &[u8]) -> String {
+    cache::content_hash(wasm)
+}
+pub use signing::{PublicKey, SecretKey, SignatureError, Trust, TrustPolicy, TrustedPublisher};
 
 /// The version of the `portico:plugin` WIT package this host implements.
 pub static WIT_VERSION: LazyLock<semver::Version> = LazyLock::new(|| semver::Version::new(0, 1, 0));

@@ -250,6 +250,15 @@ pub fn read_sections(bytes: &[u8]) -> Result<Sections, ManifestError> {
             }
         }
     }
+    // A packed manifest (top level) wins over one an SDK put in a nested module.
+    for section in crate::package::top_level_sections(bytes)? {
+        let text = || String::from_utf8_lossy(section.data).trim().to_owned();
+        match section.name {
+            Some(MANIFEST_SECTION) => sections.manifest = Some(text()),
+            Some(WIT_VERSION_SECTION) => sections.wit_version = Some(text()),
+            _ => {}
+        }
+    }
     Ok(sections)
 }
 

@@ -50,7 +50,13 @@ impl AllowedHost {
         })
     }
 
-    fn matches(&self, scheme: &str, host: &str, port: u16) -> bool {
+    /// The host pattern: a name, `*`, or `*.suffix` (lower case, no brackets).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Whether a destination (lower-case host, port) is allowed by this entry.
+    pub fn matches(&self, scheme: &str, host: &str, port: u16) -> bool {
         let host_ok = if self.host == "*" {
             true
         } else if let Some(suffix) = self.host.strip_prefix("*.") {
@@ -91,7 +97,7 @@ impl OutboundPolicy {
 
     /// Checks one resolved address.
     pub fn check_address(&self, host: &str, ip: IpAddr) -> Result<(), String> {
-        if self.allow_private_addresses || is_public(ip) {
+        if self.allow_private_addresses || is_public_address(ip) {
             Ok(())
         } else {
             Err(format!(
@@ -101,8 +107,9 @@ impl OutboundPolicy {
     }
 }
 
-/// Whether an address is globally routable (not private, loopback, link-local, ...).
-fn is_public(ip: IpAddr) -> bool {
+/// Whether an address is globally routable (not private, loopback,
+/// link-local, ...): the rule every outbound check of the host applies.
+pub fn is_public_address(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
             let [a, b, ..] = v4.octets();
@@ -119,7 +126,7 @@ fn is_public(ip: IpAddr) -> bool {
         }
         IpAddr::V6(v6) => {
             if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
+                return is_public_address(IpAddr::V4(v4));
             }
             let first = v6.segments()[0];
             !(v6.is_loopback()

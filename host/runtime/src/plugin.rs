@@ -24,6 +24,7 @@ use crate::health::{Admission, Health, HealthTracker};
 use crate::host_impl::PluginContext;
 use crate::manifest::{self, Capabilities, FailureMode, Limits, Manifest, World};
 use crate::outbound::{AllowedHost, OutboundPolicy};
+use crate::signing::Trust;
 use crate::state::CallState;
 use crate::worlds::PluginError;
 
@@ -101,6 +102,8 @@ pub struct PluginInfo {
     pub license: String,
     /// Where it came from.
     pub origin: Origin,
+    /// What its signature check found.
+    pub trust: Trust,
     /// Fail open or closed.
     pub failure: FailureMode,
     /// What its manifest asks for.
@@ -137,6 +140,7 @@ pub struct Plugin {
     sha256: String,
     cache: CacheOutcome,
     granted_hosts: Vec<String>,
+    trust: Trust,
 }
 
 /// The future a call body returns: the store back, and the plugin's own result or a fault.
@@ -304,6 +308,10 @@ impl Runtime {
             limits,
         });
         tracing::info!(plugin = %manifest.id, version = %manifest.version, %world, %origin, ?cache, "plugin loaded");
+        let trust = match origin {
+            Origin::Bundled(_) => Trust::Bundled,
+            Origin::File(_) => Trust::Unsigned,
+        };
         Ok(Plugin {
             manifest,
             origin,
@@ -315,6 +323,7 @@ impl Runtime {
             sha256,
             cache,
             granted_hosts,
+            trust,
         })
     }
 }
@@ -337,6 +346,12 @@ impl Plugin {
         &self.manifest
     }
 
+    /// Records what the loader's signature check found.
+    pub fn with_trust(mut self, trust: Trust) -> Plugin {
+        self.trust = trust;
+        self
+    }
+
     /// Its health now.
     pub fn health(&self) -> Health {
         self.health.snapshot()
@@ -354,6 +369,7 @@ impl Plugin {
             author: m.author.clone(),
             license: m.license.clone(),
             origin: self.origin.clone(),
+            trust: self.trust.clone(),
             failure: m.failure,
             capabilities: m.capabilities.clone(),
             granted_outbound_hosts: self.granted_hosts.clone(),

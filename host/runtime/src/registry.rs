@@ -26,6 +26,12 @@ impl Registry {
         plugins.insert(plugin.id().to_owned(), Arc::new(plugin))
     }
 
+    /// Takes a plugin out of service; calls in flight finish on it.
+    pub fn remove(&self, id: &str) -> Option<Arc<Plugin>> {
+        let mut plugins = self.plugins.write().unwrap_or_else(|e| e.into_inner());
+        plugins.remove(id)
+    }
+
     /// A plugin by id.
     pub fn get(&self, id: &str) -> Option<Arc<Plugin>> {
         self.read().get(id).cloned()

@@ -1,10 +1,9 @@
-//! The operational and plugin endpoints: health, readiness, metrics, plugins.
+//! The operational endpoints: health, readiness, metrics.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use portico_runtime::PluginInfo;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -19,8 +18,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics))
-        .routes(routes!(list_plugins))
-        .routes(routes!(get_plugin))
 }
 
 /// The answer of `/healthz`.
@@ -99,28 +96,4 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         state.metrics().render(),
     )
-}
-
-/// Every loaded plugin: id, version, world, WIT version, capabilities, limits, health.
-#[utoipa::path(get, path = "/api/v1/plugins", tag = "plugins",
-    responses((status = 200, description = "The loaded plugins", body = Vec<PluginInfo>)))]
-async fn list_plugins(State(state): State<AppState>) -> Json<Vec<PluginInfo>> {
-    Json(state.plugins().infos())
-}
-
-/// One plugin.
-#[utoipa::path(get, path = "/api/v1/plugins/{id}", tag = "plugins",
-    params(("id" = String, Path, description = "The plugin's id")),
-    responses(
-        (status = 200, description = "The plugin", body = PluginInfo),
-        (status = 404, description = "No such plugin", body = Problem, content_type = "application/problem+json")))]
-async fn get_plugin(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<PluginInfo>, ApiError> {
-    state
-        .plugins()
-        .get(&id)
-        .map(|p| Json(p.info()))
-        .ok_or_else(|| ApiError::NotFound(format!("no plugin with id `{id}`")))
 }

@@ -1,6 +1,6 @@
 //! The catalogue over HTTP: Backstage's read API under `/api/catalog`, with its
-//! request and response shapes so existing Backstage scripts work unchanged,
-//! and the portal's own API search at `/api/v1/apis`.
+//! request and response shapes so existing Backstage scripts work unchanged
+//! (the portal's own `/api/v1/apis` is in `apis_api`).
 //!
 //! Store calls are blocking SQLite work and run on the blocking pool.
 
@@ -11,8 +11,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use portico_catalog::{
-    CatalogError, CatalogStore, EntityFilter, EntityJson, EntityRef, Fields, FullTextFilter, ListQuery, Order,
-    PageQuery, SearchQuery, SearchResults,
+    CatalogError, CatalogStore, EntityFilter, EntityJson, EntityRef, Fields, FullTextFilter,
+    ListQuery, Order, PageQuery,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::problem::{ApiError, Problem};
+use crate::problem::{ApiError, JsonBody, Problem};
 use crate::state::AppState;
 
 /// Page size when a caller sets none.
@@ -36,8 +36,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(entity_by_name))
         .routes(routes!(entities_by_refs))
         .routes(routes!(entity_facets))
-        .routes(routes!(list_locations))
-        .routes(routes!(search_apis))
 }
 
 impl From<CatalogError> for ApiError {
@@ -52,7 +50,7 @@ impl From<CatalogError> for ApiError {
 }
 
 /// Runs a store call on the blocking pool.
-async fn with_store<T: Send + 'static>(
+pub(crate) async fn with_store<T: Send + 'static>(
     state: &AppState,
     work: impl FnOnce(&dyn CatalogStore) -> Result<T, CatalogError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -64,13 +62,13 @@ async fn with_store<T: Send + 'static>(
 }
 
 /// The query string as (key, value) pairs; repeated keys are kept, as Backstage uses them.
-fn pairs(query: Option<String>) -> Vec<(String, String)> {
+pub(crate) fn pairs(query: Option<String>) -> Vec<(String, String)> {
     url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .into_owned()
         .collect()
 }
 
-fn all<'a>(pairs: &'a [(String, String)], key: &str) -> Vec<&'a str> {
+pub(crate) fn all<'a>(pairs: &'a [(String, String)], key: &str) -> Vec<&'a str> {
     pairs
         .iter()
         .filter(|(k, _)| k == key)
@@ -78,11 +76,11 @@ fn all<'a>(pairs: &'a [(String, String)], key: &str) -> Vec<&'a str> {
         .collect()
 }
 
-fn one<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+pub(crate) fn one<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
     all(pairs, key).into_iter().next()
 }
 
-fn number(pairs: &[(String, String)], key: &str) -> Result<Option<usize>, ApiError> {
+pub(crate) fn number(pairs: &[(String, String)], key: &str) -> Result<Option<usize>, ApiError> {
     one(pairs, key)
         .map(|v| {
             v.parse::<usize>().map_err(|_| {
@@ -92,7 +90,7 @@ fn number(pairs: &[(String, String)], key: &str) -> Result<Option<usize>, ApiErr
         .transpose()
 }
 
-fn page_size(pairs: &[(String, String)]) -> Result<usize, ApiError> {
+pub(crate) fn page_size(pairs: &[(String, String)]) -> Result<usize, ApiError> {
     Ok(number(pairs, "limit")?
         .unwrap_or(DEFAULT_PAGE)
         .clamp(1, MAX_PAGE))
@@ -329,7 +327,7 @@ struct ByRefsItems {
         (status = 400, description = "A malformed ref", body = Problem, content_type = "application/problem+json")))]
 async fn entities_by_refs(
     State(state): State<AppState>,
-    Json(body): Json<ByRefs>,
+    JsonBody(body): JsonBody<ByRefs>,
 ) -> Result<Json<ByRefsItems>, ApiError> {
     if body.entity_refs.len() > MAX_PAGE {
         return Err(ApiError::BadRequest(format!(
@@ -374,82 +372,4 @@ async fn entity_facets(
     }
     let facets = with_store(&state, move |store| store.facets(&filter, &facets)).await?;
     Ok(Json(FacetsAnswer { facets }))
-}
-
-/// A location in Backstage's shape.
-#[derive(Serialize, ToSchema)]
-struct LocationData {
-    /// Its id.
-    id: String,
-    /// `file`, `url`, `gateway` or `api`.
-    #[serde(rename = "type")]
-    location_type: String,
-    /// What it points at.
-    target: String,
-}
-
-/// One item of `GET /locations`.
-#[derive(Serialize, ToSchema)]
-struct LocationItem {
-    /// The location.
-    data: LocationData,
-}
-
-/// `GET /api/catalog/locations`: the catalogue's sources.
-#[utoipa::path(get, path = "/api/catalog/locations", tag = "catalog",
-    responses((status = 200, description = "Every source", body = Vec<LocationItem>)))]
-async fn list_locations(
-    State(state): State<AppState>,
-) -> Result<Json<Vec<LocationItem>>, ApiError> {
-    let sources = with_store(&state, |store| store.sources()).await?;
-    Ok(Json(
-        sources
-            .into_iter()
-            .map(|s| LocationItem {
-                data: LocationData {
-                    id: s.id,
-                    location_type: s.source_type,
-                    target: s.target,
-                },
-            })
-            .collect(),
-    ))
-}
-
-/// `GET /api/v1/apis`: search over APIs with facets, exact name matches first.
-#[utoipa::path(get, path = "/api/v1/apis", tag = "apis",
-    params(
-        ("q" = Option<String>, Query, description = "Free text"),
-        ("type" = Option<Vec<String>>, Query, description = "Facet selections; also lifecycle, owner, tag, source"),
-        ("limit" = Option<usize>, Query, description = "Page size (default 20)"),
-        ("offset" = Option<usize>, Query, description = "Hits to skip"),
-    ),
-    responses(
-        (status = 200, description = "Hits and facet counts", body = Object),
-        (status = 400, description = "A malformed parameter", body = Problem, content_type = "application/problem+json")))]
-async fn search_apis(
-    State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-) -> Result<Json<SearchResults>, ApiError> {
-    let pairs = pairs(query);
-    let mut filters = vec![("kind".to_owned(), "api".to_owned())];
-    for (facet, _) in portico_catalog::SEARCH_FACETS
-        .iter()
-        .filter(|(f, _)| *f != "kind")
-    {
-        filters.extend(
-            all(&pairs, facet)
-                .into_iter()
-                .map(|v| ((*facet).to_owned(), v.to_owned())),
-        );
-    }
-    let search = SearchQuery {
-        text: one(&pairs, "q").unwrap_or_default().to_owned(),
-        filters,
-        limit: page_size(&pairs)?,
-        offset: number(&pairs, "offset")?.unwrap_or(0),
-    };
-    Ok(Json(
-        with_store(&state, move |store| store.search(&search)).await?,
-    ))
 }

@@ -1,17 +1,18 @@
-//! The command line: `portico serve` and `portico plugin list|inspect`.
+//! The command line: `portico serve`, `portico plugin ...` (in plugin_cli.rs)
+//! and `portico catalog ...`.
 //!
 //! Bad input (a malformed `.wasm`, a wrong world, an unknown config key, an
 //! unusable database path) prints one message naming the file and the problem
 //! and exits with code 2; other failures exit with 1.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use portico_runtime::{Runtime, RuntimeConfig};
 
 use crate::config::{Config, LogFormat, Overrides};
+use crate::plugin_cli::PluginCommand;
 use crate::server::Server;
 
 /// Exit code for bad input.
@@ -32,7 +33,7 @@ struct Cli {
 enum Command {
     /// Runs the portal.
     Serve(ServeArgs),
-    /// Lists and inspects plugins.
+    /// Lists, inspects, packs, signs and verifies plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
     /// Imports, checks and exports catalogue entities.
@@ -42,11 +43,12 @@ enum Command {
 
 #[derive(Subcommand)]
 enum CatalogCommand {
-    /// Imports Backstage descriptor files, or directories of them (works while the server runs).
+    /// Imports Backstage descriptor files, directories of them, or http(s) URLs on
+    /// `[catalog] allowed_hosts` (works while the server runs).
     Import {
-        /// Files or directories.
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
+        /// Files, directories or URLs.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
         #[command(flatten)]
         config: ConfigArgs,
         /// Print the report as JSON.
@@ -70,7 +72,7 @@ enum CatalogCommand {
 }
 
 #[derive(Args)]
-struct ConfigArgs {
+pub(crate) struct ConfigArgs {
     /// Configuration file (default: ./portico.toml when it exists).
     #[arg(long, env = "PORTICO_CONFIG")]
     config: Option<PathBuf>,
@@ -94,37 +96,17 @@ struct ServeArgs {
     demo: bool,
 }
 
-#[derive(Subcommand)]
-enum PluginCommand {
-    /// Lists the plugins the portal would load (bundled and from the plugins directory).
-    List {
-        #[command(flatten)]
-        config: ConfigArgs,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Shows a plugin file's manifest, world, WIT version, imports and exports.
-    Inspect {
-        /// The `.wasm` file.
-        file: PathBuf,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
 /// A failure and the exit code it earns.
-struct Failure {
+pub(crate) struct Failure {
     code: u8,
     error: anyhow::Error,
 }
 
-impl From<anyhow::Error> for Failure {
-    fn from(error: anyhow::Error) -> Self {
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(error: E) -> Self {
         Failure {
             code: EXIT_BAD_INPUT,
-            error,
+            error: error.into(),
         }
     }
 }
@@ -134,8 +116,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
-        Command::Plugin(PluginCommand::List { config, json }) => plugin_list(config, json),
-        Command::Plugin(PluginCommand::Inspect { file, json }) => plugin_inspect(&file, json),
+        Command::Plugin(command) => crate::plugin_cli::run(command),
         Command::Catalog(command) => catalog(command),
     };
     match result {
@@ -147,7 +128,11 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn load_config(args: ConfigArgs, listen: Option<String>, demo: bool) -> anyhow::Result<Config> {
+pub(crate) fn load_config(
+    args: ConfigArgs,
+    listen: Option<String>,
+    demo: bool,
+) -> anyhow::Result<Config> {
     let overrides = Overrides {
         listen,
         data_dir: args.data_dir,
@@ -212,13 +197,11 @@ fn catalog(command: CatalogCommand) -> Result<(), Failure> {
             config,
             json,
         } => {
-            paths
-                .iter()
-                .try_for_each(|p| catalog_cli::check_exists(p))?;
             let config = load_config(config, None, false)?;
+            let targets = catalog_cli::Targets::check(&paths, &config)?;
             let store = catalog_cli::open_store(&config)?;
-            let report =
-                catalog_cli::import(&store, &paths).map_err(|error| Failure { code: 1, error })?;
+            let report = catalog_cli::import(&store, &targets, &config)
+                .map_err(|error| Failure { code: 1, error })?;
             if json {
                 println!(
                     "{}",
@@ -258,116 +241,4 @@ fn catalog(command: CatalogCommand) -> Result<(), Failure> {
             error: anyhow::anyhow!("{n} entities rejected"),
         }),
     }
-}
-
-fn plugin_list(args: ConfigArgs, json: bool) -> Result<(), Failure> {
-    let config = load_config(args, None, false)?;
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(config.cache_dir()),
-        ..RuntimeConfig::default()
-    })?;
-    let registry = crate::loader::load_all(&runtime, &config)?;
-    let infos = registry.infos();
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&infos).map_err(anyhow::Error::from)?
-        );
-        return Ok(());
-    }
-    println!(
-        "{:<28} {:<10} {:<18} {:<6} ORIGIN",
-        "ID", "VERSION", "WORLD", "WIT"
-    );
-    for info in infos {
-        println!(
-            "{:<28} {:<10} {:<18} {:<6} {}",
-            info.id,
-            info.version,
-            info.world.name(),
-            info.wit_version,
-            info.origin
-        );
-    }
-    Ok(())
-}
-
-fn plugin_inspect(file: &Path, json: bool) -> Result<(), Failure> {
-    let wasm = std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    let runtime = Runtime::new(RuntimeConfig {
-        max_concurrent_calls: 1,
-        ..RuntimeConfig::default()
-    })?;
-    let inspection = runtime
-        .inspect(&wasm)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&inspection).map_err(anyhow::Error::from)?
-        );
-    } else {
-        print!("{}", render_inspection(file, &inspection));
-    }
-    match &inspection.compatible {
-        Ok(()) => Ok(()),
-        Err(reason) => Err(anyhow::anyhow!("{}: {reason}", file.display()).into()),
-    }
-}
-
-fn render_inspection(file: &Path, i: &portico_runtime::Inspection) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    let _ = writeln!(out, "file:        {}", file.display());
-    let _ = writeln!(out, "size:        {} bytes", i.size);
-    let _ = writeln!(out, "sha256:      {}", i.sha256);
-    if let Some(m) = &i.manifest {
-        let _ = writeln!(out, "id:          {}", m.id);
-        let _ = writeln!(out, "version:     {}", m.version);
-        let _ = writeln!(out, "world:       {}", m.world);
-        let _ = writeln!(
-            out,
-            "wit:         {} (built against {})",
-            m.wit,
-            i.wit_version.as_deref().unwrap_or("unknown")
-        );
-        let _ = writeln!(out, "description: {}", m.description);
-        let _ = writeln!(out, "author:      {}", m.author);
-        let _ = writeln!(out, "license:     {}", m.license);
-        let _ = writeln!(out, "failure:     {:?}", m.failure);
-        let hosts = &m.capabilities.allowed_outbound_hosts;
-        let _ = writeln!(
-            out,
-            "outbound:    {}",
-            if hosts.is_empty() {
-                "none".to_owned()
-            } else {
-                hosts.join(", ")
-            }
-        );
-        let _ = writeln!(out, "kv quota:    {} bytes", m.capabilities.kv_quota_bytes);
-        let _ = writeln!(out, "secrets:     {}", m.capabilities.secrets.join(", "));
-        let _ = writeln!(
-            out,
-            "limits:      {} MiB, {} ms per call",
-            m.limits.memory_mb, m.limits.time_ms
-        );
-    }
-    let _ = writeln!(
-        out,
-        "compatible:  {}",
-        match &i.compatible {
-            Ok(()) => "yes".to_owned(),
-            Err(e) => format!("no: {e}"),
-        }
-    );
-    let _ = writeln!(out, "imports:");
-    for name in &i.imports {
-        let _ = writeln!(out, "  {name}");
-    }
-    let _ = writeln!(out, "exports:");
-    for name in &i.exports {
-        let _ = writeln!(out, "  {name}");
-    }
-    out
 }

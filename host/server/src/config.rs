@@ -5,13 +5,18 @@
 //! silently. Secrets are referenced (`env:VAR`, `file:/path`), never inlined
 //! in logs.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use serde::Deserialize;
 
 use crate::branding::Branding;
+
+mod catalog;
+mod plugins;
+
+pub use catalog::CatalogSettings;
+pub use plugins::{PluginSettings, PluginsConfig, PublisherConfig};
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -31,8 +36,14 @@ pub struct Config {
     pub branding: Branding,
     /// Limits that apply to every plugin.
     pub runtime: RuntimeSettings,
-    /// Per-plugin grants and configuration, by plugin id.
-    pub plugins: BTreeMap<String, PluginSettings>,
+    /// The trust policy for plugin packages, and per-plugin grants by id.
+    pub plugins: PluginsConfig,
+    /// Where the catalogue may read from, and what happens to what disappears.
+    pub catalog: CatalogSettings,
+    /// The token that unlocks write routes (`Authorization: Bearer ...`), as a
+    /// secret reference (`env:VAR` or `file:/path`); none: write routes are
+    /// refused.
+    pub admin_token: Option<String>,
 }
 
 impl Default for Config {
@@ -45,7 +56,9 @@ impl Default for Config {
             log_format: LogFormat::Text,
             branding: Branding::default(),
             runtime: RuntimeSettings::default(),
-            plugins: BTreeMap::new(),
+            plugins: PluginsConfig::default(),
+            catalog: CatalogSettings::default(),
+            admin_token: None,
         }
     }
 }
@@ -83,49 +96,8 @@ impl Default for RuntimeSettings {
     }
 }
 
-/// What the operator grants one plugin (`[plugins.<id>]`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PluginSettings {
-    /// Outbound destinations (`scheme://host[:port]`); replaces the manifest's list.
-    pub allowed_outbound_hosts: Option<Vec<String>>,
-    /// Whether the plugin may reach private, loopback and link-local addresses.
-    pub allow_private_addresses: bool,
-    /// Memory limit in MiB (capped by `runtime.max_memory_mb`).
-    pub memory_mb: Option<u64>,
-    /// Time limit per call in ms (capped by `runtime.max_time_ms`).
-    pub time_ms: Option<u64>,
-    /// The plugin's own configuration.
-    pub config: toml::Table,
-    /// Secrets by name: `env:VARIABLE` or `file:/path`.
-    pub secrets: BTreeMap<String, String>,
-}
-
-impl PluginSettings {
-    /// Turns the settings into the runtime's grant, resolving secret references.
-    pub fn grant(&self, id: &str) -> anyhow::Result<portico_runtime::Grant> {
-        let secrets = self
-            .secrets
-            .iter()
-            .map(|(name, reference)| {
-                resolve_secret(reference)
-                    .with_context(|| format!("plugins.{id}.secrets.{name}"))
-                    .map(|value| (name.clone(), value))
-            })
-            .collect::<anyhow::Result<_>>()?;
-        Ok(portico_runtime::Grant {
-            config: serde_json::to_value(&self.config)?,
-            secrets,
-            allowed_outbound_hosts: self.allowed_outbound_hosts.clone(),
-            allow_private_addresses: self.allow_private_addresses,
-            memory_mb: self.memory_mb,
-            time_ms: self.time_ms,
-        })
-    }
-}
-
 /// Reads a secret reference; the value itself never appears in errors.
-fn resolve_secret(reference: &str) -> anyhow::Result<String> {
+pub(crate) fn resolve_secret(reference: &str) -> anyhow::Result<String> {
     if let Some(var) = reference.strip_prefix("env:") {
         std::env::var(var).with_context(|| format!("environment variable {var} is not set"))
     } else if let Some(path) = reference.strip_prefix("file:") {
@@ -172,6 +144,7 @@ impl Config {
             config.plugins_dir = Some(dir);
         }
         config.demo |= overrides.demo;
+        config.catalog.outbound_policy()?;
         Ok(config)
     }
 
@@ -234,18 +207,5 @@ mod tests {
         .unwrap();
         assert_eq!(c.listen, "127.0.0.1:0");
         assert_eq!(c.data_dir, PathBuf::from("/srv"));
-    }
-
-    #[test]
-    fn inline_secrets_are_refused_without_echoing_them() {
-        let s = PluginSettings {
-            secrets: [("token".to_owned(), "hunter2".to_owned())].into(),
-            ..Default::default()
-        };
-        let err = format!("{:#}", s.grant("p").unwrap_err());
-        assert!(
-            err.contains("plugins.p.secrets.token") && !err.contains("hunter2"),
-            "{err}"
-        );
     }
 }

@@ -1,11 +1,12 @@
 //! Demo content for `portico serve --demo`, so a newcomer sees a portal at once:
-//! the sample catalogue of `examples/catalog`, embedded in the binary and
-//! imported like any descriptor files.
+//! the sample catalogue of `examples/catalog` (APIs with versions, lifecycles
+//! and sandbox environments), embedded in the binary and imported like any
+//! descriptor files.
 
 use std::path::Path;
 
 use anyhow::Context as _;
-use portico_catalog::{ApiSummary, CatalogStore, Database, ImportOptions, Lifecycle, import_paths};
+use portico_catalog::{CatalogStore, ImportOptions, import_paths};
 
 /// The files of `examples/catalog`, by path relative to it.
 const FILES: &[(&str, &str)] = &[
@@ -22,6 +23,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../../../examples/catalog/specs/payments.yaml"),
     ),
     (
+        "specs/payments-v1.yaml",
+        include_str!("../../../examples/catalog/specs/payments-v1.yaml"),
+    ),
+    (
         "specs/weather.yaml",
         include_str!("../../../examples/catalog/specs/weather.yaml"),
     ),
@@ -32,7 +37,7 @@ const FILES: &[(&str, &str)] = &[
 ];
 
 /// Seeds the demo catalogue under `data_dir`; seeding twice changes nothing.
-pub fn seed(db: &Database, store: &dyn CatalogStore, data_dir: &Path) -> anyhow::Result<()> {
+pub fn seed(store: &dyn CatalogStore, data_dir: &Path) -> anyhow::Result<()> {
     let dir = data_dir.join("demo-catalog");
     for (name, text) in FILES {
         let path = dir.join(name);
@@ -44,61 +49,33 @@ pub fn seed(db: &Database, store: &dyn CatalogStore, data_dir: &Path) -> anyhow:
     if let Some(problem) = report.rejected.first() {
         anyhow::bail!("the demo catalogue does not import: {problem}");
     }
-    seed_summaries(db)
+    Ok(())
 }
 
-/// The home page's API cards (until the home page reads the catalogue).
-fn seed_summaries(db: &Database) -> anyhow::Result<()> {
-    let api =
-        |name: &str, title: &str, description: &str, owner: &str, lifecycle, tags: &[&str]| {
-            ApiSummary {
-                namespace: "default".into(),
-                name: name.into(),
-                title: title.into(),
-                description: description.into(),
-                owner: owner.into(),
-                lifecycle,
-                version: "1.0.0".into(),
-                tags: tags.iter().map(|t| (*t).to_owned()).collect(),
-                source: "demo".into(),
-            }
-        };
-    let apis = [
-        api(
-            "petstore",
-            "Petstore",
-            "Adopt, list and look after pets. The classic OpenAPI example.",
-            "group:default/pets-team",
-            Lifecycle::Production,
-            &["pets", "rest"],
-        ),
-        api(
-            "payments",
-            "Payments",
-            "Charge cards, refund orders and list payouts.",
-            "group:default/payments-team",
-            Lifecycle::Production,
-            &["payments", "rest"],
-        ),
-        api(
-            "weather",
-            "Weather",
-            "Forecasts and observations for any place on earth.",
-            "group:default/data-team",
-            Lifecycle::Experimental,
-            &["data"],
-        ),
-        api(
-            "legacy-orders",
-            "Orders (v1)",
-            "The first orders API; use Payments for new work.",
-            "group:default/payments-team",
-            Lifecycle::Deprecated,
-            &["orders"],
-        ),
-    ];
-    for api in &apis {
-        db.upsert_api(api)?;
+#[cfg(test)]
+mod tests {
+    use portico_catalog::{Database, EntityRef, SqliteStore};
+
+    use super::*;
+
+    #[test]
+    fn the_demo_has_an_api_with_two_versions_and_a_sandbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&dir.path().join("portal.db")).unwrap();
+        let store = SqliteStore::new(&db).unwrap();
+        seed(&store, dir.path()).unwrap();
+        seed(&store, dir.path()).unwrap();
+        let versions = store
+            .versions(&EntityRef::new("api", "default", "payments"))
+            .unwrap();
+        let names: Vec<&str> = versions.iter().map(|v| v.version.as_str()).collect();
+        assert_eq!(names, ["2.1.0", "1.8.0"]);
+        assert_eq!(versions[1].lifecycle.sunset(), Some("2027-06-30"));
+        assert!(
+            versions[0]
+                .environments
+                .iter()
+                .any(|e| e.name == "sandbox" && e.url == "https://sandbox.payments.example.com")
+        );
     }
-    Ok(())
 }

@@ -5,15 +5,23 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admin_auth;
 pub mod api;
+pub mod apis_api;
 pub mod branding;
 pub mod catalog_api;
 pub mod catalog_cli;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod fetch;
 pub mod loader;
+pub mod locations;
+pub mod locations_api;
 pub mod openapi;
+pub mod plugin_cli;
+pub mod plugin_store;
+pub mod plugins_api;
 pub mod problem;
 pub mod server;
 pub mod state;

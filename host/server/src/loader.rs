@@ -1,12 +1,12 @@
-//! Loading plugins at start-up: the bundled first-party set, then the plugins directory.
+//! Loading plugins: the bundled first-party set, then the plugins directory.
 //!
-//! Any plugin that fails its checks stops the start with a message naming the
-//! file and the problem: the server never runs with half its plugins.
+//! At start-up any plugin that fails its checks stops the start with a message
+//! naming the file and the problem: the server never runs with half its plugins.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, bail};
-use portico_runtime::{Grant, Origin, Plugin, Registry, Runtime};
+use anyhow::Context as _;
+use portico_runtime::{Grant, Origin, Plugin, Registry, Runtime, Trust, TrustPolicy};
 
 use crate::config::Config;
 
@@ -15,42 +15,18 @@ pub mod bundled {
     include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 }
 
-/// Loads every plugin a configuration names into a new registry.
+/// Loads every plugin a configuration names into a new registry: the bundled
+/// ones, then the active version of each plugin in the plugins directory
+/// (see [`crate::plugin_store`]), skipping disabled ones.
 pub fn load_all(runtime: &Runtime, config: &Config) -> anyhow::Result<Registry> {
     let registry = Registry::default();
-    for (name, wasm) in bundled::BUNDLED {
-        let plugin = load_one(runtime, config, wasm, Origin::Bundled((*name).to_owned()))?;
-        add(&registry, plugin)?;
-    }
-    for path in plugin_files(&config.plugins_dir())? {
-        let wasm =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let plugin = load_one(
-            runtime,
-            config,
-            &wasm,
-            Origin::File(path.display().to_string()),
-        )?;
-        add(&registry, plugin)?;
-    }
-    for id in config.plugins.keys() {
+    crate::plugin_store::reconcile(runtime, config, &registry, true)?;
+    for id in config.plugins.grants.keys() {
         if registry.get(id).is_none() {
             tracing::warn!(plugin = %id, "[plugins.{id}] configures a plugin that is not installed");
         }
     }
     Ok(registry)
-}
-
-fn add(registry: &Registry, plugin: Plugin) -> anyhow::Result<()> {
-    let id = plugin.id().to_owned();
-    let origin = plugin.info().origin;
-    if let Some(previous) = registry.insert(plugin) {
-        bail!(
-            "two plugins have the id `{id}`: {} and {origin}",
-            previous.info().origin
-        );
-    }
-    Ok(())
 }
 
 /// Loads one plugin with the operator's grant for its id.
@@ -66,12 +42,35 @@ pub fn load_one(
     let grant = match inspection
         .manifest
         .as_ref()
-        .and_then(|m| config.plugins.get(&m.id))
+        .and_then(|m| config.plugins.grants.get(&m.id))
     {
         Some(settings) => settings.grant(&inspection.manifest.as_ref().expect("matched").id)?,
         None => Grant::default(),
     };
     Ok(runtime.load(wasm, origin, &grant)?)
+}
+
+/// Checks a plugin file, and its detached signature `FILE.sig` when there is
+/// one, against the operator's trust policy.
+pub fn check_signature(policy: &TrustPolicy, path: &Path, wasm: &[u8]) -> anyhow::Result<Trust> {
+    let detached_path = signature_path(path);
+    let detached = match std::fs::read(&detached_path) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read {}", detached_path.display()));
+        }
+    };
+    policy
+        .check(wasm, detached.as_deref())
+        .with_context(|| format!("{} refused", path.display()))
+}
+
+/// Where a package's detached signature lives: `FILE.wasm.sig`.
+pub fn signature_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".sig");
+    PathBuf::from(name)
 }
 
 /// The `.wasm` files of a plugins directory, sorted; a missing directory holds none.

@@ -7,7 +7,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
-use crate::{api, catalog_api};
+use crate::{api, apis_api, catalog_api, locations_api, plugins_api};
 
 /// The document's fixed parts; paths and schemas come from the routers.
 #[derive(OpenApi)]
@@ -20,16 +20,33 @@ use crate::{api, catalog_api};
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "plugins", description = "Installed plugins, their grants and health"),
         (name = "catalog", description = "Backstage-compatible catalogue API"),
-        (name = "apis", description = "Search the portal's APIs")
-    )
+        (name = "apis", description = "The portal's APIs: search, versions, operations and spec documents")
+    ),
+    modifiers(&AdminToken)
 )]
 struct ApiDoc;
+
+/// The `admin_token` bearer scheme that write routes name.
+struct AdminToken;
+
+impl utoipa::Modify for AdminToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.description = Some("The `admin_token` of portico.toml".into());
+        components.add_security_scheme("admin_token", SecurityScheme::Http(scheme));
+    }
+}
 
 /// Every JSON route of the portal, with its OpenAPI description.
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(api::router())
         .merge(catalog_api::router())
+        .merge(apis_api::router())
+        .merge(locations_api::router())
+        .merge(plugins_api::router())
 }
 
 #[cfg(test)]
@@ -47,6 +64,13 @@ mod tests {
             "/metrics",
             "/api/v1/plugins",
             "/api/v1/plugins/{id}",
+            "/api/catalog/locations",
+            "/api/catalog/locations/{id}",
+            "/api/catalog/locations/by-entity/{kind}/{namespace}/{name}",
+            "/api/v1/apis",
+            "/api/v1/apis/{namespace}/{name}",
+            "/api/v1/apis/{namespace}/{name}/versions/{version}",
+            "/api/v1/apis/{namespace}/{name}/versions/{version}/spec",
         ] {
             assert!(json["paths"].get(path).is_some(), "{path} is documented");
         }

@@ -23,10 +23,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::admin_auth::AdminToken;
 use crate::config::Config;
 use crate::problem::ApiError;
-use crate::state::AppState;
-use crate::{demo, loader, openapi, ui};
+use crate::state::{Access, AppState};
+use crate::{demo, loader, locations, openapi, plugin_store, ui};
 
 /// Builds the whole application router.
 pub fn app(state: AppState) -> Router {
@@ -125,16 +126,28 @@ pub fn prepare(config: Config) -> anyhow::Result<AppState> {
     let plugins = loader::load_all(&runtime, &config)?;
     let catalog = Arc::new(SqliteStore::new(&db)?);
     if config.demo {
-        demo::seed(&db, catalog.as_ref(), &config.data_dir)
-            .context("cannot seed the demo content")?;
+        demo::seed(catalog.as_ref(), &config.data_dir).context("cannot seed the demo content")?;
     }
-    Ok(AppState::new(
+    let access = Access {
+        admin_token: config
+            .admin_token
+            .as_deref()
+            .map(AdminToken::resolve)
+            .transpose()?,
+        // Outside a runtime (a plain call) there is nothing to drive requests.
+        url_reader: match tokio::runtime::Handle::try_current() {
+            Ok(handle) => locations::url_reader(&config.catalog, handle)?,
+            Err(_) => None,
+        },
+    };
+    Ok(AppState::with_access(
         config,
         db,
         catalog,
         runtime,
         plugins,
         metrics_handle(),
+        access,
     ))
 }
 
@@ -146,6 +159,10 @@ pub struct Server {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Re-reads locations on `[catalog] refresh_interval_secs`.
+    refresher: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+    /// Follows the plugins directory on `[plugins] watch_interval_ms`.
+    watcher: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
 }
 
 impl Server {
@@ -166,6 +183,18 @@ impl Server {
                 })
                 .await
         });
+        let (stop_refresh, stopped) = oneshot::channel::<()>();
+        let refresher =
+            locations::spawn_refresher(state.clone(), stopped).map(|handle| (stop_refresh, handle));
+        let watch = state.config().plugins.watch_interval_ms;
+        let watcher = (watch > 0).then(|| {
+            let (stop, stopped) = oneshot::channel::<()>();
+            let interval = Duration::from_millis(watch);
+            (
+                stop,
+                plugin_store::spawn_watcher(state.clone(), interval, stopped),
+            )
+        });
         state.set_ready();
         tracing::info!(%addr, plugins = state.plugins().len(), "portal ready");
         Ok(Server {
@@ -173,6 +202,8 @@ impl Server {
             state,
             shutdown: Some(tx),
             task,
+            refresher,
+            watcher,
         })
     }
 
@@ -180,6 +211,13 @@ impl Server {
     pub async fn shutdown(mut self, grace: Duration) -> anyhow::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        for (stop, task) in [self.refresher.take(), self.watcher.take()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = stop.send(());
+            let _ = tokio::time::timeout(grace, task).await;
         }
         match tokio::time::timeout(grace, &mut self.task).await {
             Ok(joined) => Ok(joined??),

@@ -8,8 +8,20 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use portico_catalog::{CatalogStore, Database};
 use portico_runtime::{Registry, Runtime};
 
+use crate::admin_auth::AdminToken;
 use crate::branding::Branding;
 use crate::config::Config;
+use crate::fetch::BlockingReader;
+
+/// What start-up resolves for guarded and outbound work: the admin token and
+/// the catalogue's URL reader. The default grants nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// Unlocks write routes; none: they are refused.
+    pub admin_token: Option<AdminToken>,
+    /// Reads URLs on `[catalog] allowed_hosts`; none: no URL is read.
+    pub url_reader: Option<BlockingReader>,
+}
 
 /// The shared state of the app; cheap to clone.
 #[derive(Clone)]
@@ -26,6 +38,10 @@ struct Inner {
     metrics: PrometheusHandle,
     started: Instant,
     ready: AtomicBool,
+    access: Access,
+    /// Held while a location is registered or deleted, so two requests for
+    /// the same target cannot both register it.
+    locations: tokio::sync::Mutex<()>,
 }
 
 impl AppState {
@@ -38,6 +54,27 @@ impl AppState {
         plugins: Registry,
         metrics: PrometheusHandle,
     ) -> AppState {
+        Self::with_access(
+            config,
+            db,
+            catalog,
+            runtime,
+            plugins,
+            metrics,
+            Access::default(),
+        )
+    }
+
+    /// Bundles the parts and what [`Access`] grants.
+    pub fn with_access(
+        config: Config,
+        db: Database,
+        catalog: Arc<dyn CatalogStore>,
+        runtime: Runtime,
+        plugins: Registry,
+        metrics: PrometheusHandle,
+        access: Access,
+    ) -> AppState {
         AppState {
             inner: Arc::new(Inner {
                 config,
@@ -48,6 +85,8 @@ impl AppState {
                 metrics,
                 started: Instant::now(),
                 ready: AtomicBool::new(false),
+                access,
+                locations: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -85,6 +124,21 @@ impl AppState {
     /// The Prometheus recorder's handle.
     pub fn metrics(&self) -> &PrometheusHandle {
         &self.inner.metrics
+    }
+
+    /// The admin token, when one is configured.
+    pub fn admin_token(&self) -> Option<&AdminToken> {
+        self.inner.access.admin_token.as_ref()
+    }
+
+    /// The catalogue's URL reader, when `[catalog] allowed_hosts` lists any.
+    pub fn url_reader(&self) -> Option<&BlockingReader> {
+        self.inner.access.url_reader.as_ref()
+    }
+
+    /// The lock that serialises location registrations and deletions.
+    pub fn locations_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.locations
     }
 
     /// Seconds since start.

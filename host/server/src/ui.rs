@@ -15,7 +15,9 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use portico_catalog::{ApiSummary, Lifecycle};
+use portico_catalog::{
+    ApiVersion, CatalogError, CatalogStore, EntityRef, SearchHit, SearchQuery, SearchResults,
+};
 use portico_runtime::manifest::Limits;
 use portico_runtime::{Health, HealthState, Origin, PluginInfo};
 use serde::Deserialize;
@@ -109,31 +111,26 @@ struct HomePage {
 /// One API as a card.
 struct ApiCard {
     id: String,
+    href: String,
     initial: String,
     title: String,
-    version: String,
+    version: Option<String>,
     description: String,
-    lifecycle: &'static str,
-    lifecycle_class: &'static str,
+    lifecycle: Option<catalog::Badge>,
     owner: String,
     owner_ref: String,
     tags: Vec<String>,
 }
 
 impl ApiCard {
-    fn new(api: ApiSummary) -> ApiCard {
-        let (lifecycle, lifecycle_class) = match api.lifecycle {
-            Lifecycle::Production => ("Production", "badge-good"),
-            Lifecycle::Experimental => ("Experimental", "badge-warn"),
-            Lifecycle::Deprecated => ("Deprecated", "badge-bad"),
-        };
-        // `group:default/pets-team` reads as `pets-team`; other namespaces stay visible.
-        let owner = api
-            .owner
-            .split_once(':')
-            .map_or(api.owner.as_str(), |(_, r)| r);
-        let owner = owner.strip_prefix("default/").unwrap_or(owner).to_owned();
-        let id = format!("{}-{}", api.namespace, api.name)
+    fn new(hit: SearchHit, latest: Option<ApiVersion>) -> ApiCard {
+        let entity = EntityRef::parse_full(&hit.entity_ref).ok();
+        let namespace = entity.as_ref().map_or("default", |e| e.namespace.as_str());
+        // `pets-team` as written; its full ref (`group:default/pets-team`) as the tooltip.
+        let owner = hit.owner.clone().unwrap_or_default();
+        let owner_ref = EntityRef::parse(&owner, Some("group"), namespace)
+            .map_or_else(|_| owner.clone(), |r| r.to_string());
+        let id = format!("{namespace}-{}", hit.name)
             .chars()
             .map(|c| {
                 if c.is_ascii_alphanumeric() {
@@ -143,41 +140,44 @@ impl ApiCard {
                 }
             })
             .collect();
+        let title = hit
+            .title
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| hit.name.clone());
         ApiCard {
             id,
-            initial: api
-                .title
+            href: entity
+                .as_ref()
+                .map_or_else(|| "/catalog".to_owned(), catalog::entity_href),
+            initial: title
                 .chars()
                 .next()
                 .map(|c| c.to_uppercase().collect())
                 .unwrap_or_default(),
-            title: api.title,
-            version: api.version,
-            description: api.description,
-            lifecycle,
-            lifecycle_class,
-            owner,
-            owner_ref: api.owner,
-            tags: api.tags,
+            title,
+            version: latest.map(|v| v.version),
+            description: hit.description.unwrap_or_default(),
+            lifecycle: hit.lifecycle.as_deref().map(catalog::Badge::lifecycle),
+            owner: catalog::short_ref(&owner),
+            owner_ref,
+            tags: hit.tags,
         }
     }
 
-    fn matches(api: &ApiSummary, needle: &str) -> bool {
-        [&api.title, &api.name, &api.description, &api.owner]
-            .into_iter()
-            .chain(&api.tags)
-            .any(|field| field.to_lowercase().contains(needle))
+    /// Production first, deprecated last, then by title.
+    fn rank(&self) -> (u8, String) {
+        let lifecycle = self.lifecycle.as_ref().map(|b| b.label.to_lowercase());
+        let rank = match lifecycle.as_deref() {
+            Some("production") => 0,
+            Some("deprecated") => 2,
+            _ => 1,
+        };
+        (rank, self.title.to_lowercase())
     }
 }
 
-/// Production first, deprecated last, then by title.
-fn lifecycle_rank(lifecycle: Lifecycle) -> u8 {
-    match lifecycle {
-        Lifecycle::Production => 0,
-        Lifecycle::Experimental => 1,
-        Lifecycle::Deprecated => 2,
-    }
-}
+/// The most APIs the home page lists; the catalogue page pages through the rest.
+const HOME_APIS: usize = 500;
 
 #[derive(Debug, Default, Deserialize)]
 struct HomeQuery {
@@ -185,31 +185,62 @@ struct HomeQuery {
     q: String,
 }
 
+/// Every API (up to [`HOME_APIS`]), or those matching `text`, as cards;
+/// with the catalogue's API count and how many are in production.
+fn home_cards(
+    store: &dyn CatalogStore,
+    text: String,
+) -> Result<(Vec<ApiCard>, usize, usize), CatalogError> {
+    let search = |text: String| {
+        store.search(&SearchQuery {
+            text,
+            filters: vec![("kind".into(), "api".into())],
+            limit: HOME_APIS,
+            offset: 0,
+        })
+    };
+    let all: SearchResults = search(String::new())?;
+    let production = all
+        .facets
+        .get("lifecycle")
+        .into_iter()
+        .flatten()
+        .filter(|f| f.value.eq_ignore_ascii_case("production"))
+        .map(|f| f.count)
+        .sum();
+    let total = all.total;
+    let hits = if text.is_empty() {
+        all.hits
+    } else {
+        search(text)?.hits
+    };
+    let mut cards = hits
+        .into_iter()
+        .map(|hit| {
+            let latest = match EntityRef::parse_full(&hit.entity_ref) {
+                Ok(api) => store.versions(&api)?.into_iter().next(),
+                Err(_) => None,
+            };
+            Ok(ApiCard::new(hit, latest))
+        })
+        .collect::<Result<Vec<_>, CatalogError>>()?;
+    cards.sort_by_cached_key(ApiCard::rank);
+    Ok((cards, total, production))
+}
+
 async fn home(State(state): State<AppState>, Query(query): Query<HomeQuery>) -> Response {
-    let db = state.db().clone();
-    let mut apis = match tokio::task::spawn_blocking(move || db.list_apis()).await {
-        Ok(Ok(apis)) => apis,
+    let query: String = query.q.trim().chars().take(MAX_QUERY_CHARS).collect();
+    let store = state.catalog().clone();
+    let text = query.clone();
+    let loaded = tokio::task::spawn_blocking(move || home_cards(store.as_ref(), text)).await;
+    let (apis, total, production) = match loaded {
+        Ok(Ok(found)) => found,
         Ok(Err(error)) => return error_page(&state, &error),
         Err(error) => return error_page(&state, &error),
     };
-    apis.sort_by(|a, b| {
-        (lifecycle_rank(a.lifecycle), a.title.to_lowercase())
-            .cmp(&(lifecycle_rank(b.lifecycle), b.title.to_lowercase()))
-    });
-    let query: String = query.q.trim().chars().take(MAX_QUERY_CHARS).collect();
-    let needle = query.to_lowercase();
-    let total = apis.len();
-    let production = apis
-        .iter()
-        .filter(|a| a.lifecycle == Lifecycle::Production)
-        .count();
     render(&HomePage {
         chrome: Chrome::new(state.branding(), "Home", "home"),
-        apis: apis
-            .into_iter()
-            .filter(|api| ApiCard::matches(api, &needle))
-            .map(ApiCard::new)
-            .collect(),
+        apis,
         query,
         total,
         production,
@@ -417,7 +448,7 @@ mod tests {
         let catalog: std::sync::Arc<dyn portico_catalog::CatalogStore> =
             std::sync::Arc::new(portico_catalog::SqliteStore::new(&db).unwrap());
         if demo {
-            crate::demo::seed(&db, catalog.as_ref(), dir.path()).unwrap();
+            crate::demo::seed(catalog.as_ref(), dir.path()).unwrap();
         }
         let config = Config {
             branding,
@@ -619,8 +650,13 @@ mod tests {
         let (state, _dir) = test_state(Branding::default(), true);
         let (_, _, html) = get(&state, "/").await;
         for title in ["Petstore", "Payments", "Weather", "Orders (v1)"] {
-            assert!(html.contains(&format!(">{title}</h3>")), "{title}");
+            assert!(html.contains(&format!(">{title}</a></h3>")), "{title}");
         }
+        assert!(html.contains("<a href=\"/apis/default/payments\">Payments</a>"));
+        assert!(
+            html.contains("<p class=\"card-version\">v2.1.0</p>"),
+            "the latest version"
+        );
         assert!(html.contains("<span class=\"badge badge-good\">Production</span>"));
         assert!(html.contains("<span class=\"badge badge-warn\">Experimental</span>"));
         assert!(html.contains("<span class=\"badge badge-bad\">Deprecated</span>"));
@@ -636,8 +672,8 @@ mod tests {
     async fn search_narrows_the_catalogue_and_says_when_nothing_matches() {
         let (state, _dir) = test_state(Branding::default(), true);
         let (_, _, html) = get(&state, "/?q=PAY").await;
-        assert!(html.contains(">Payments</h3>") && html.contains(">Orders (v1)</h3>"));
-        assert!(!html.contains(">Weather</h3>"));
+        assert!(html.contains(">Payments</a></h3>") && html.contains(">Orders (v1)</a></h3>"));
+        assert!(!html.contains(">Weather</a></h3>"));
         assert!(html.contains("value=\"PAY\""));
         let (_, _, html) = get(&state, "/?q=%3Cb%3Ezebra").await;
         assert!(html.contains("No API matches “&#60;b&#62;zebra”"), "{html}");

@@ -1,17 +1,19 @@
-//! An entity's page: an API with its operations, or any other kind with its
-//! spec fields; both with metadata, relations (linked both ways) and the
-//! source the entity came from.
+//! An entity's page: an API with its versions (newest first, lifecycle,
+//! sunset, environments) and the operations of the version the reader picks,
+//! or any other kind with its spec fields; both with metadata, relations
+//! (linked both ways) and the source the entity came from.
 
 use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use portico_catalog::spec::{ParsedSpec, SpecHint};
-use portico_catalog::{CatalogError, EntityRef, OperationRow, StoredEntity};
+use portico_catalog::spec::{ParsedSpec, SpecHint, VersionLifecycle};
+use portico_catalog::{ApiVersion, CatalogError, EntityRef, OperationRow, StoredEntity};
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::catalog::{Badge, entity_href, short_ref};
@@ -237,7 +239,72 @@ fn spec_fields(spec: &serde_json::Map<String, Value>) -> Vec<SpecField> {
 struct ApiPage {
     chrome: Chrome,
     entity: EntityView,
+    versions: Vec<VersionRow>,
+    /// The version whose operations are shown, if the API has versions.
+    shown: Option<String>,
     operations: Vec<OperationView>,
+}
+
+/// One version in the API page's list.
+struct VersionRow {
+    version: String,
+    href: String,
+    spec_href: String,
+    lifecycle: Badge,
+    sunset: Option<String>,
+    migration: Option<String>,
+    /// The day it was first published (`YYYY-MM-DD`).
+    published: String,
+    environments: Vec<EnvironmentView>,
+    latest: bool,
+    shown: bool,
+}
+
+/// One environment of a version.
+struct EnvironmentView {
+    name: String,
+    url: String,
+    /// Only absolute web URLs become links.
+    href: Option<String>,
+    description: String,
+}
+
+impl VersionRow {
+    fn new(api: &EntityRef, version: ApiVersion, latest: bool, shown: bool) -> VersionRow {
+        let segment =
+            |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let page = entity_href(api);
+        VersionRow {
+            href: format!("{page}?version={}", segment(&version.version)),
+            spec_href: format!(
+                "/api/v1/apis/{}/{}/versions/{}/spec",
+                segment(&api.namespace.to_lowercase()),
+                segment(&api.name),
+                segment(&version.version).replace('+', "%20")
+            ),
+            lifecycle: Badge::lifecycle(match &version.lifecycle {
+                VersionLifecycle::Experimental => "experimental",
+                VersionLifecycle::Production => "production",
+                VersionLifecycle::Deprecated { .. } => "deprecated",
+            }),
+            sunset: version.lifecycle.sunset().map(str::to_owned),
+            migration: version.migration,
+            published: version.published_at.chars().take(10).collect(),
+            environments: version
+                .environments
+                .into_iter()
+                .map(|e| EnvironmentView {
+                    href: safe_href(&e.url).filter(|_| e.url.starts_with("http")),
+                    name: e.name,
+                    url: e.url,
+                    description: e.description.unwrap_or_default(),
+                })
+                .collect(),
+            version: version.version,
+            latest,
+            shown,
+        }
+    }
 }
 
 /// One operation of the API's definition.
@@ -287,50 +354,101 @@ struct EntityPage {
     spec: Vec<SpecField>,
 }
 
-/// Reads an entity (and, for an API, its operations) on a blocking thread.
-async fn load(
+/// What the API page needs: the entity, its versions newest first, the
+/// version shown and that version's operations.
+struct ApiLoaded {
+    stored: StoredEntity,
+    versions: Vec<ApiVersion>,
+    shown: Option<String>,
+    operations: Vec<OperationRow>,
+}
+
+/// Runs a store read on a blocking thread; failures become the error page.
+async fn blocking<T: Send + 'static>(
     state: &AppState,
-    entity: EntityRef,
-    with_operations: bool,
-) -> Result<Option<(StoredEntity, Vec<OperationRow>)>, Response> {
-    let store = state.catalog().clone();
-    let loaded = tokio::task::spawn_blocking(move || {
-        let Some(stored) = store.entity(&entity)? else {
-            return Ok(None);
-        };
-        let mut operations = if with_operations {
-            store.operations(&entity)?
-        } else {
-            Vec::new()
-        };
-        if with_operations && operations.is_empty() {
-            operations = definition_operations(&stored);
-        }
-        Ok::<_, CatalogError>(Some((stored, operations)))
-    })
-    .await;
-    match loaded {
+    work: impl FnOnce() -> Result<T, CatalogError> + Send + 'static,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(work).await {
         Ok(Ok(found)) => Ok(found),
         Ok(Err(error)) => Err(error_page(state, &error)),
         Err(error) => Err(error_page(state, &error)),
     }
 }
 
+/// Reads an API, its versions and the operations of the version asked for
+/// (the latest by default); `None` when the API or that version is missing.
+async fn load_api(
+    state: &AppState,
+    api: EntityRef,
+    version: Option<String>,
+) -> Result<Option<ApiLoaded>, Response> {
+    let store = state.catalog().clone();
+    blocking(state, move || {
+        let Some(stored) = store.entity(&api)? else {
+            return Ok(None);
+        };
+        let versions = store.versions(&api)?;
+        let (shown, operations) = match version {
+            Some(asked) => match store.version(&api, &asked)? {
+                Some(detail) => (Some(asked), detail.operations),
+                None => return Ok(None),
+            },
+            None => {
+                let mut operations = store.operations(&api)?;
+                if operations.is_empty() {
+                    operations = definition_operations(&stored);
+                }
+                (versions.first().map(|v| v.version.clone()), operations)
+            }
+        };
+        Ok(Some(ApiLoaded {
+            stored,
+            versions,
+            shown,
+            operations,
+        }))
+    })
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ApiQuery {
+    version: Option<String>,
+}
+
 async fn api_page(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
+    Query(query): Query<ApiQuery>,
 ) -> Response {
-    let entity = EntityRef::new("api", namespace, name);
-    let (stored, operations) = match load(&state, entity, true).await {
-        Ok(Some(found)) => found,
+    let api = EntityRef::new("api", namespace, name);
+    let version = query.version.filter(|v| !v.trim().is_empty());
+    let loaded = match load_api(&state, api.clone(), version).await {
+        Ok(Some(loaded)) => loaded,
         Ok(None) => return not_found(&state),
         Err(response) => return response,
     };
-    let entity = EntityView::new(&stored);
+    let entity = EntityView::new(&loaded.stored);
+    let me = loaded.stored.entity.entity_ref();
+    let versions = loaded
+        .versions
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let shown = loaded.shown.as_deref() == Some(v.version.as_str());
+            VersionRow::new(&me, v, i == 0, shown)
+        })
+        .collect();
     render(&ApiPage {
         chrome: Chrome::new(state.branding(), entity.title.clone(), "catalog"),
         entity,
-        operations: operations.into_iter().map(OperationView::new).collect(),
+        versions,
+        shown: loaded.shown,
+        operations: loaded
+            .operations
+            .into_iter()
+            .map(OperationView::new)
+            .collect(),
     })
 }
 
@@ -342,8 +460,9 @@ async fn entity_page(
     if entity.is_kind("api") {
         return Redirect::permanent(&entity_href(&entity)).into_response();
     }
-    let stored = match load(&state, entity, false).await {
-        Ok(Some((stored, _))) => stored,
+    let store = state.catalog().clone();
+    let stored = match blocking(&state, move || store.entity(&entity)).await {
+        Ok(Some(stored)) => stored,
         Ok(None) => return not_found(&state),
         Err(response) => return response,
     };
@@ -404,6 +523,38 @@ mod tests {
         assert!(html.contains("<td class=\"mono\">listPets</td>"), "{html}");
         assert!(html.contains("<td class=\"mono\">showPetById</td>"));
         assert!(html.contains("/pets/{petId}"));
+    }
+
+    #[tokio::test]
+    async fn an_api_page_lists_versions_newest_first_and_shows_the_picked_one() {
+        let (state, _dir) =
+            crate::ui::tests::test_state(crate::branding::Branding::default(), true);
+        let (status, _, html) = get(&state, "/apis/default/payments").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("2 versions, newest first"), "{html}");
+        let newest = html
+            .find("<span aria-current=\"true\">2.1.0</span>")
+            .expect("2.1.0 shown");
+        let older = html
+            .find("<a href=\"/apis/default/payments?version=1.8.0\">1.8.0</a>")
+            .expect("1.8.0 picked by a link");
+        assert!(newest < older);
+        assert!(html.contains("<span class=\"badge badge-bad\">Deprecated</span>"));
+        assert!(html.contains("Sunset <time datetime=\"2027-06-30\">2027-06-30</time>"));
+        assert!(html.contains("<span class=\"env-name\">sandbox</span> <a class=\"mono wrap-any\" href=\"https://sandbox.payments.example.com/\""));
+        assert!(html.contains("href=\"/api/v1/apis/default/payments/versions/2.1.0/spec\""));
+        assert!(html.contains("<td class=\"mono\">createRefund</td>"));
+        assert!(!html.contains("<td class=\"mono\">getCharge</td>"));
+
+        let (status, _, old) = get(&state, "/apis/default/payments?version=1.8.0").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(old.contains("<span aria-current=\"true\">1.8.0</span>"));
+        assert!(old.contains("of version <span class=\"mono\">1.8.0</span>"));
+        assert!(old.contains("<td class=\"mono\">getCharge</td>"));
+        assert!(!old.contains("<td class=\"mono\">createRefund</td>"));
+
+        let (status, _, _) = get(&state, "/apis/default/payments?version=9.9.9").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
     }
 
     #[tokio::test]
