@@ -498,3 +498,88 @@ async fn cli_install_beside_a_running_server_is_picked_up() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// Serves the files of `dir` over HTTP on a free loopback port; returns its base URL.
+async fn serve_files(dir: &Path) -> String {
+    use axum::extract::Path as UrlPath;
+    let dir = dir.to_owned();
+    let app = axum::Router::new().route(
+        "/{*path}",
+        axum::routing::get(move |UrlPath(path): UrlPath<String>| {
+            let file = dir.join(&path);
+            async move { std::fs::read(file).map_err(|_| axum::http::StatusCode::NOT_FOUND) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_installs_from_a_url_with_its_detached_signature() {
+    let files = tempfile::tempdir().unwrap();
+    let d = files.path();
+    let package = hello_at(d, "1.0.0");
+    let (key, public) = keygen(d, "acme");
+    ok(&portico(
+        d,
+        &[
+            "plugin",
+            "sign",
+            package.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--detached",
+        ],
+    ));
+    let config = d.join("portico.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[plugins]\nrequire_signatures = true\ntrusted_publishers = [{{ name = \"acme\", key = \"{public}\" }}]\n"
+        ),
+    )
+    .unwrap();
+    let base = serve_files(d).await;
+    let url = format!("{base}/hello-1.0.0.wasm");
+    let data = tempfile::tempdir().unwrap();
+    let args = |url: &str| -> Vec<String> {
+        [
+            "plugin",
+            "install",
+            url,
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    let run = |args: Vec<String>| {
+        let dir = d.to_owned();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                portico(&dir, &args)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let out = ok(&run(args(&url)).await);
+    assert!(out.contains("installed hello-connector 1.0.0"), "{out}");
+    assert!(
+        data.path()
+            .join("plugins/hello-connector-1.0.0.wasm.sig")
+            .is_file()
+    );
+
+    std::fs::remove_file(d.join("hello-1.0.0.wasm.sig")).unwrap();
+    std::fs::remove_dir_all(data.path().join("plugins")).unwrap();
+    let err = refused(&run(args(&url)).await);
+    assert!(err.contains("unsigned"), "{err}");
+    let err = refused(&run(args(&format!("{base}/missing.wasm"))).await);
+    assert!(err.contains("404"), "{err}");
+}

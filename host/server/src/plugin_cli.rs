@@ -11,9 +11,12 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Subcommand;
 use portico_runtime::signing::{self, Signature};
-use portico_runtime::{PublicKey, Runtime, RuntimeConfig, SecretKey, TrustedPublisher};
+use portico_runtime::{
+    AllowedHost, OutboundPolicy, PublicKey, Runtime, RuntimeConfig, SecretKey, TrustedPublisher,
+};
 
 use crate::cli::{ConfigArgs, Failure, load_config};
+use crate::fetch::{FetchLimits, HttpClient};
 use crate::loader::signature_path;
 use crate::plugin_store::PluginStore;
 
@@ -80,15 +83,16 @@ pub(crate) enum PluginCommand {
     },
     /// Installs a plugin file into the plugins directory (a running server picks it up).
     Install {
-        /// The plugin file (its detached signature `FILE.sig` is used when present).
-        file: PathBuf,
+        /// The plugin file or its http(s) URL (a detached signature at
+        /// `FILE.sig` / `URL.sig` is used when present).
+        source: String,
         #[command(flatten)]
         config: ConfigArgs,
     },
     /// Installs a newer version of an installed plugin and makes it the serving one.
     Upgrade {
-        /// The plugin file.
-        file: PathBuf,
+        /// The plugin file or its http(s) URL.
+        source: String,
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -150,8 +154,8 @@ pub(crate) fn run(command: PluginCommand) -> Result<(), Failure> {
             config,
         } => verify(&file, &trust, config),
         PluginCommand::Keygen { publisher, output } => keygen(&publisher, output),
-        PluginCommand::Install { file, config } => install(&file, config, false),
-        PluginCommand::Upgrade { file, config } => install(&file, config, true),
+        PluginCommand::Install { source, config } => install(&source, config, false),
+        PluginCommand::Upgrade { source, config } => install(&source, config, true),
         PluginCommand::Remove {
             id,
             version,
@@ -177,11 +181,10 @@ pub(crate) fn run(command: PluginCommand) -> Result<(), Failure> {
 }
 
 /// `install`, or with `upgrade`, install a newer version and pin it as active.
-fn install(file: &Path, config: ConfigArgs, upgrade: bool) -> Result<(), Failure> {
+fn install(source: &str, config: ConfigArgs, upgrade: bool) -> Result<(), Failure> {
     let config = load_config(config, None, false)?;
     let store = PluginStore::new(&config);
-    let wasm = read(file)?;
-    let detached = std::fs::read(signature_path(file)).ok();
+    let (wasm, detached) = read_package(source)?;
     let runtime = Runtime::new(RuntimeConfig {
         max_concurrent_calls: 1,
         ..RuntimeConfig::default()
@@ -222,7 +225,7 @@ fn install(file: &Path, config: ConfigArgs, upgrade: bool) -> Result<(), Failure
     let policy = config.plugins.trust_policy()?;
     let installed = store
         .install(&runtime, &policy, &wasm, detached.as_deref(), upgrade)
-        .with_context(|| file.display().to_string())?;
+        .with_context(|| source.to_owned())?;
     println!(
         "installed {} {} as {}",
         installed.id,
@@ -230,6 +233,53 @@ fn install(file: &Path, config: ConfigArgs, upgrade: bool) -> Result<(), Failure
         installed.path.display()
     );
     Ok(())
+}
+
+/// A package and its detached signature, from a file or an http(s) URL.
+fn read_package(source: &str) -> anyhow::Result<(Vec<u8>, Option<Vec<u8>>)> {
+    if !(source.starts_with("http://") || source.starts_with("https://")) {
+        let path = Path::new(source);
+        return Ok((read(path)?, std::fs::read(signature_path(path)).ok()));
+    }
+    let url = url::Url::parse(source).with_context(|| format!("`{source}` is not a URL"))?;
+    // The operator named this URL on the command line: its origin, and only
+    // that, may be reached (internal artifact servers included).
+    let origin = format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or(443)
+    );
+    let policy = OutboundPolicy {
+        allowed: vec![AllowedHost::parse(&origin).map_err(|e| anyhow::anyhow!(e))?],
+        allow_private_addresses: true,
+    };
+    let limits = FetchLimits {
+        max_body_bytes: 64 * 1024 * 1024,
+        ..FetchLimits::default()
+    };
+    let client = HttpClient::new(policy, limits, "the command line");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let package = client
+            .get(&url)
+            .await
+            .with_context(|| format!("cannot download {source}"))?;
+        if !package.status.is_success() {
+            anyhow::bail!(
+                "cannot download {source}: the server answered {}",
+                package.status
+            );
+        }
+        let signature_url = url::Url::parse(&format!("{source}.sig"))?;
+        let signature = match client.get(&signature_url).await {
+            Ok(found) if found.status.is_success() => Some(found.body.to_vec()),
+            _ => None,
+        };
+        Ok((package.body.to_vec(), signature))
+    })
 }
 
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
