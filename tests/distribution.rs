@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use portico::config::PublisherConfig;
-use portico_tests::{AppSpec, guests, portico_bin, try_spawn_app};
+use portico_tests::{AppSpec, guests, portico_bin, serve_files, try_spawn_app};
 
 fn portico(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(portico_bin())
@@ -497,23 +497,6 @@ async fn cli_install_beside_a_running_server_is_picked_up() {
         assert!(std::time::Instant::now() < deadline, "never unloaded");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-}
-
-/// Serves the files of `dir` over HTTP on a free loopback port; returns its base URL.
-async fn serve_files(dir: &Path) -> String {
-    use axum::extract::Path as UrlPath;
-    let dir = dir.to_owned();
-    let app = axum::Router::new().route(
-        "/{*path}",
-        axum::routing::get(move |UrlPath(path): UrlPath<String>| {
-            let file = dir.join(&path);
-            async move { std::fs::read(file).map_err(|_| axum::http::StatusCode::NOT_FOUND) }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use portico::config::{CatalogSettings, PluginSettings, PublisherConfig};
+use portico::config::{AuthSettings, CatalogSettings, PluginSettings, PublisherConfig};
 use portico::{Config, Server};
 use tempfile::TempDir;
 
@@ -24,13 +24,20 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The data directory (deleted when the app is dropped).
     pub data_dir: TempDir,
+    /// The admin token's value: [`ADMIN_TOKEN`] unless the spec set its own.
+    pub admin_token: String,
 }
 
+/// The admin token of every test app whose spec sets none.
+pub const ADMIN_TOKEN: &str = "portico-test-admin-token";
+
 impl TestApp {
-    /// GETs a path and returns the response.
+    /// GETs a path as the administrator (with the admin token) and returns
+    /// the response; tests of what others may do send their own requests.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.admin_token)
             .send()
             .await
             .expect("request")
@@ -59,8 +66,11 @@ pub struct AppSpec {
     pub demo: bool,
     /// `[catalog]`.
     pub catalog: CatalogSettings,
-    /// `admin_token` (a secret reference such as `file:/path`).
+    /// `admin_token` (a secret reference such as `file:/path`); none:
+    /// [`ADMIN_TOKEN`], from a file in the data directory.
     pub admin_token: Option<String>,
+    /// `[auth]`.
+    pub auth: AuthSettings,
     /// `[plugins] require_signatures`.
     pub require_signatures: bool,
     /// `[plugins] trusted_publishers`.
@@ -90,7 +100,18 @@ pub async fn try_spawn_app(spec: AppSpec) -> anyhow::Result<TestApp> {
     install(&config.plugins_dir(), &spec.plugin_files);
     config.demo = spec.demo;
     config.catalog = spec.catalog;
-    config.admin_token = spec.admin_token;
+    let reference = spec.admin_token.unwrap_or_else(|| {
+        let file = data_dir.path().join("admin-token");
+        std::fs::write(&file, ADMIN_TOKEN).expect("writing the admin token");
+        format!("file:{}", file.display())
+    });
+    let admin_token = match reference.split_once(':') {
+        Some(("file", path)) => std::fs::read_to_string(path)?.trim_end().to_owned(),
+        Some(("env", var)) => std::env::var(var)?,
+        _ => anyhow::bail!("admin_token must be env:VAR or file:PATH"),
+    };
+    config.admin_token = Some(reference);
+    config.auth = spec.auth;
     config.plugins.grants = spec
         .settings
         .into_iter()
@@ -108,6 +129,7 @@ pub async fn try_spawn_app(spec: AppSpec) -> anyhow::Result<TestApp> {
         base,
         client,
         data_dir,
+        admin_token,
     })
 }
 
@@ -128,4 +150,24 @@ pub fn portico_bin() -> PathBuf {
         .map(|dir| dir.join("portico"))
         .find(|candidate| candidate.is_file())
         .expect("the portico binary (cargo builds it with the workspace)")
+}
+
+/// Serves the files of `dir` over HTTP on a free loopback port (404 for a
+/// missing one) until the test's runtime ends; returns its base URL.
+pub async fn serve_files(dir: &Path) -> String {
+    use axum::extract::Path as UrlPath;
+    let dir = dir.to_owned();
+    let app = axum::Router::new().route(
+        "/{*path}",
+        axum::routing::get(move |UrlPath(path): UrlPath<String>| {
+            let file = dir.join(&path);
+            async move { std::fs::read(file).map_err(|_| axum::http::StatusCode::NOT_FOUND) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let addr = listener.local_addr().expect("a bound address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
 }
