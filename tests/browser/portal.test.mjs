@@ -4,13 +4,14 @@
 // Debian's /usr/bin/chromium (or $CHROMIUM). Run: node --test tests/browser/
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -45,6 +46,9 @@ const ACME_LOGO =
   );
 
 const DEMO_TITLES = ['Petstore', 'Payments', 'Weather', 'Orders (v1)'];
+
+/** The admin every test portal has (`portico user add`), for the pages that need a role. */
+const ADMIN = { username: 'admin', password: 'browser-test-password' };
 
 /** A TOML string; JSON's escapes are a subset of TOML's basic strings. */
 const str = (value) => JSON.stringify(value);
@@ -83,6 +87,11 @@ async function startPortal(config) {
   // The caller's PORTICO_* variables would override what this test sets.
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !key.startsWith('PORTICO_')),
+  );
+  await promisify(execFile)(
+    bin,
+    ['user', 'add', ADMIN.username, '--role', 'admin', '--data-dir', dataDir],
+    { cwd: dir, env: { ...env, PORTICO_PASSWORD: ADMIN.password } },
   );
   // cwd is the temp dir so a ./portico.toml in the caller's directory is never read.
   const child = spawn(bin, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -259,7 +268,15 @@ describe('a white-label portal (Acme Developer Hub)', () => {
   });
 
   test('plugins page is branded and lists what is installed', async () => {
+    // The plugins page needs a role: the visitor lands on the branded sign-in page first.
     const { page, errors } = await open(browser.context, `${portal.url}/plugins`);
+    assert.equal(await page.title(), `Sign in – ${ACME.name}`);
+    await page.getByLabel('Username').fill(ADMIN.username);
+    await page.getByLabel('Password').fill(ADMIN.password);
+    await Promise.all([
+      page.waitForURL(`${portal.url}/plugins`),
+      page.getByRole('button', { name: 'Sign in' }).click(),
+    ]);
     assert.equal(await page.title(), `Plugins – ${ACME.name}`);
     assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Plugins');
     assert.equal(

@@ -184,6 +184,87 @@ const MIGRATIONS: &[M<'static>] = &[
             AND NOT EXISTS (SELECT 1 FROM api_versions WHERE spec_hash = old.spec_hash);
     END;",
     ),
+    // Identity: accounts, groups, roles (built in and custom), sessions
+    // (ids stored hashed) and the append-only audit log.
+    M::up(
+        "CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        display_name TEXT NOT NULL DEFAULT '',
+        email TEXT NOT NULL DEFAULT '',
+        -- argon2id PHC string; NULL for accounts that sign in elsewhere (OIDC)
+        password_hash TEXT,
+        active INTEGER NOT NULL DEFAULT 1,
+        -- `local`, later `oidc` or `scim`, with the provider's id
+        source TEXT NOT NULL DEFAULT 'local',
+        external_id TEXT,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE TABLE groups (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        display_name TEXT NOT NULL DEFAULT '',
+        external_id TEXT,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE TABLE group_members (
+        group_id INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        PRIMARY KEY (group_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX group_members_by_user ON group_members (user_id);
+    CREATE TABLE roles (
+        name TEXT PRIMARY KEY,
+        builtin INTEGER NOT NULL DEFAULT 0,
+        -- a JSON array of permission names
+        permissions TEXT NOT NULL DEFAULT '[]'
+    ) WITHOUT ROWID;
+    INSERT INTO roles (name, builtin) VALUES
+        ('admin', 1), ('api-owner', 1), ('developer', 1), ('viewer', 1), ('anonymous', 1);
+    CREATE TABLE user_roles (
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        role TEXT NOT NULL REFERENCES roles (name) ON DELETE CASCADE,
+        PRIMARY KEY (user_id, role)
+    ) WITHOUT ROWID;
+    CREATE TABLE group_roles (
+        group_id INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+        role TEXT NOT NULL REFERENCES roles (name) ON DELETE CASCADE,
+        PRIMARY KEY (group_id, role)
+    ) WITHOUT ROWID;
+    CREATE TABLE sessions (
+        -- SHA-256 of the cookie's 256-bit random id
+        id_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        csrf_token TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX sessions_by_user ON sessions (user_id);
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        actor_id TEXT NOT NULL,
+        actor_name TEXT NOT NULL DEFAULT '',
+        actor_kind TEXT NOT NULL CHECK (actor_kind IN ('person', 'api-key', 'agent', 'system', 'anonymous')),
+        action TEXT NOT NULL,
+        target TEXT NOT NULL DEFAULT '',
+        outcome TEXT NOT NULL CHECK (outcome IN ('success', 'failure', 'denied')),
+        source_ip TEXT,
+        user_agent TEXT,
+        request_id TEXT,
+        details TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX audit_log_by_actor ON audit_log (actor_id, id);
+    CREATE INDEX audit_log_by_action ON audit_log (action, id);
+    CREATE INDEX audit_log_by_time ON audit_log (at);
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN
+        SELECT RAISE(ABORT, 'the audit log is append-only');
+    END;
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN
+        SELECT RAISE(ABORT, 'the audit log is append-only');
+    END;",
+    ),
 ];
 
 /// A handle on the portal's SQLite database; cheap to clone.
@@ -227,8 +308,9 @@ impl Database {
         &self.path
     }
 
-    /// The connection, for one short unit of work.
-    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+    /// The connection, for one short unit of work (the portal's identity
+    /// tables are kept by the server crate through it).
+    pub fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 

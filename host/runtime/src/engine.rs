@@ -2,10 +2,12 @@
 //!
 //! The engine runs with epoch interruption (time limits) and the pooling
 //! allocator (a fresh instance per call in microseconds). A semaphore of the
-//! pool's size makes excess calls queue instead of failing.
+//! pool's size makes excess calls queue instead of failing, up to a bounded
+//! queue; beyond it a call is refused at once rather than pile up.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -26,6 +28,8 @@ pub struct RuntimeConfig {
     pub cache_dir: Option<PathBuf>,
     /// Calls that may run at once; more wait in a queue.
     pub max_concurrent_calls: u32,
+    /// Calls that may wait for a slot; more are refused with `CallError::Overloaded`.
+    pub max_queued_calls: u32,
     /// The most memory any plugin may be granted, in MiB.
     pub max_memory_mb: u64,
     /// The longest time any plugin may be granted per call, in milliseconds.
@@ -39,6 +43,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             cache_dir: None,
             max_concurrent_calls: 64,
+            max_queued_calls: 1024,
             max_memory_mb: 512,
             max_time_ms: 60_000,
             kv: Arc::new(MemoryKv::default()),
@@ -51,6 +56,8 @@ pub(crate) struct RuntimeInner {
     pub(crate) linker: Linker<CallState>,
     pub(crate) cache: Option<CompileCache>,
     pub(crate) permits: Semaphore,
+    /// Calls waiting for a permit now.
+    pub(crate) queued: AtomicU32,
     pub(crate) config: RuntimeConfig,
 }
 
@@ -97,6 +104,7 @@ impl Runtime {
                 linker,
                 cache,
                 permits: Semaphore::new(slots as usize),
+                queued: AtomicU32::new(0),
                 config,
             }),
         })

@@ -71,6 +71,8 @@ pub enum FaultKind {
     PluginError,
     /// The plugin is switched off by its circuit breaker.
     CircuitOpen,
+    /// Every call slot was busy and the queue in front of them was full.
+    Overloaded,
 }
 
 impl FaultKind {
@@ -152,6 +154,18 @@ pub enum CallError {
         /// Seconds until a trial call is let through.
         retry_in_s: u64,
     },
+    /// Every call slot was busy and the queue in front of them was full; the call never ran.
+    #[error(
+        "plugin `{plugin}` was not called: all {slots} call slots are busy and {queued} calls are already queued; retry later"
+    )]
+    Overloaded {
+        /// The plugin id.
+        plugin: String,
+        /// Calls that may run at once (`runtime.max_concurrent_calls`).
+        slots: u32,
+        /// Calls waiting (`runtime.max_queued_calls`).
+        queued: u32,
+    },
     /// The plugin does not serve the world this call needs.
     #[error("plugin `{plugin}` serves `{world}`, not `{wanted}`")]
     WrongWorld {
@@ -182,6 +196,7 @@ impl CallError {
             CallError::Denied { .. } => FaultKind::Denied,
             CallError::Plugin { .. } => FaultKind::PluginError,
             CallError::CircuitOpen { .. } => FaultKind::CircuitOpen,
+            CallError::Overloaded { .. } => FaultKind::Overloaded,
             CallError::WrongWorld { .. } | CallError::Host { .. } => return None,
         })
     }

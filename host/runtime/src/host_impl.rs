@@ -12,9 +12,12 @@ use crate::bindings::types;
 use crate::manifest::Limits;
 use crate::outbound::OutboundPolicy;
 use crate::state::CallState;
+use crate::stats::CallStats;
 
 /// Log lines a plugin may write per call; the rest are counted and dropped.
 const LOG_QUOTA_PER_CALL: u32 = 1_000;
+/// Longest log message kept, in bytes; the rest is cut off.
+const MAX_LOG_MESSAGE: usize = 4 * 1024;
 /// Longest key a plugin may use.
 const MAX_KEY_LEN: usize = 512;
 
@@ -87,6 +90,8 @@ pub(crate) struct PluginContext {
     pub(crate) kv_quota_bytes: u64,
     pub(crate) outbound: Arc<OutboundPolicy>,
     pub(crate) limits: Limits,
+    /// The plugin's statistics, which calls record into.
+    pub(crate) stats: Arc<CallStats>,
 }
 
 impl PluginContext {
@@ -108,11 +113,13 @@ impl host::Host for CallState {
             return;
         }
         let plugin = &self.plugin.id;
+        let message = truncate(&message, MAX_LOG_MESSAGE);
         let fields = fields
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(" ");
+        let fields = truncate(&fields, MAX_LOG_MESSAGE);
         match level {
             LogLevel::Trace => tracing::trace!(target: "plugin", %plugin, %fields, "{message}"),
             LogLevel::Debug => tracing::debug!(target: "plugin", %plugin, %fields, "{message}"),
@@ -186,4 +193,16 @@ impl host::Host for CallState {
     async fn secret_get(&mut self, name: String) -> Option<String> {
         self.plugin.secrets.get(&name).cloned()
     }
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary and marked when cut.
+fn truncate(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return text.into();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes cut)", &text[..end], text.len() - end).into()
 }

@@ -20,9 +20,9 @@ pub enum ManifestError {
     /// The bytes are not a WebAssembly component.
     #[error("not a WebAssembly component: {0}")]
     NotAComponent(String),
-    /// No `portico:manifest` section and no `plugin.toml` beside it.
+    /// No `portico:manifest` section.
     #[error(
-        "no manifest: the component has no `portico:manifest` section (build it with portico-plugin-sdk's export macro)"
+        "no manifest: the component has no `portico:manifest` section (build it with portico-plugin-sdk's export macro, or add one with `portico plugin pack`)"
     )]
     Missing,
     /// The manifest is not valid TOML or lacks a field.

@@ -7,7 +7,7 @@
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
@@ -55,6 +55,29 @@ impl AllowedHost {
         &self.host
     }
 
+    /// Whether this entry names no host at all (`*`): "whichever the operator grants".
+    pub fn is_open_ended(&self) -> bool {
+        self.host == "*"
+    }
+
+    /// The destinations both entries allow, if any, as one entry.
+    pub fn intersect(&self, other: &AllowedHost) -> Option<AllowedHost> {
+        if self.scheme != other.scheme {
+            return None;
+        }
+        let port = match (self.port, other.port) {
+            (Some(a), Some(b)) if a != b => return None,
+            (Some(p), _) | (None, Some(p)) => Some(p),
+            (None, None) => None,
+        };
+        let host = narrower_host(&self.host, &other.host)?;
+        Some(AllowedHost {
+            scheme: self.scheme.clone(),
+            host: host.to_owned(),
+            port,
+        })
+    }
+
     /// Whether a destination (lower-case host, port) is allowed by this entry.
     pub fn matches(&self, scheme: &str, host: &str, port: u16) -> bool {
         let host_ok = if self.host == "*" {
@@ -65,6 +88,38 @@ impl AllowedHost {
             self.host == host
         };
         self.scheme == scheme && host_ok && self.port.is_none_or(|p| p == port)
+    }
+}
+
+/// The narrower of two host patterns, if one lies within the other.
+fn narrower_host<'h>(a: &'h str, b: &'h str) -> Option<&'h str> {
+    let within = |name: &str, suffix: &str| name.ends_with(&format!(".{suffix}"));
+    match (a, b) {
+        ("*", other) | (other, "*") => Some(other),
+        _ => match (a.strip_prefix("*."), b.strip_prefix("*.")) {
+            (None, None) => (a == b).then_some(a),
+            (Some(sa), None) => within(b, sa).then_some(b),
+            (None, Some(sb)) => within(a, sb).then_some(a),
+            (Some(sa), Some(sb)) if sa == sb || within(sa, sb) => Some(a),
+            (Some(sa), Some(sb)) => within(sb, sa).then_some(b),
+        },
+    }
+}
+
+impl std::fmt::Display for AllowedHost {
+    /// `scheme://host[:port|:*]`, the port left out when it is the scheme's default.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let default = if self.scheme == "https" { 443 } else { 80 };
+        match self.port {
+            None => write!(f, "{}://{host}:*", self.scheme),
+            Some(p) if p == default => write!(f, "{}://{host}", self.scheme),
+            Some(p) => write!(f, "{}://{host}:{p}", self.scheme),
+        }
     }
 }
 
@@ -145,9 +200,14 @@ pub(crate) type DenialLog = Arc<Mutex<Vec<String>>>;
 pub(crate) struct OutboundHooks {
     pub(crate) policy: Arc<OutboundPolicy>,
     pub(crate) denials: DenialLog,
-    /// The call's time limit; no request may wait longer.
-    pub(crate) time_limit: Duration,
+    /// When the call's time limit runs out. The call's own timer stops it
+    /// then; a request's timeouts run a little past it, so the caller sees
+    /// the time limit rather than the plugin's reaction to a timed-out request.
+    pub(crate) deadline: Instant,
 }
+
+/// How far past the call's deadline a request's own timeouts run.
+const PAST_DEADLINE: Duration = Duration::from_millis(250);
 
 impl WasiHttpHooks for OutboundHooks {
     fn send_request(
@@ -166,7 +226,7 @@ impl WasiHttpHooks for OutboundHooks {
         drop(fut);
         let policy = self.policy.clone();
         let denials = self.denials.clone();
-        let limit = self.time_limit;
+        let limit = self.deadline.saturating_duration_since(Instant::now()) + PAST_DEADLINE;
         Box::new(async move {
             let deny = |reason: String| {
                 tracing::warn!(%reason, "plugin outbound request denied");
@@ -280,5 +340,34 @@ mod tests {
         assert!(AllowedHost::parse("ftp://example.com").is_err());
         assert!(AllowedHost::parse("https://example.com/path").is_err());
         assert!(AllowedHost::parse("http://127.0.0.1:*").is_ok());
+    }
+
+    #[test]
+    fn intersections_keep_the_narrower_scheme_host_and_port() {
+        let meet = |a: &str, b: &str| {
+            AllowedHost::parse(a)
+                .unwrap()
+                .intersect(&AllowedHost::parse(b).unwrap())
+                .map(|h| h.to_string())
+        };
+        assert_eq!(
+            meet("https://*:*", "https://a.example").as_deref(),
+            Some("https://a.example")
+        );
+        assert_eq!(
+            meet("http://*.b.example:*", "http://*.example:8080").as_deref(),
+            Some("http://*.b.example:8080")
+        );
+        assert_eq!(
+            meet("http://*.example:*", "http://x.example:*").as_deref(),
+            Some("http://x.example:*")
+        );
+        assert_eq!(
+            meet("http://[::1]:*", "http://[::1]:9").as_deref(),
+            Some("http://[::1]:9")
+        );
+        assert_eq!(meet("http://a.example", "https://a.example"), None);
+        assert_eq!(meet("http://a.example:1", "http://a.example:2"), None);
+        assert_eq!(meet("http://example", "http://*.example:*"), None);
     }
 }

@@ -7,9 +7,9 @@
 //! memory and time limits, and attribution of every failure.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -20,10 +20,11 @@ use crate::bindings;
 use crate::cache::{CacheOutcome, content_hash};
 use crate::engine::{EPOCH_TICK, Runtime, RuntimeInner};
 use crate::error::{CallError, FaultKind, LoadError};
+use crate::grants::{self, Grants};
 use crate::health::{Admission, Health, HealthTracker};
 use crate::host_impl::PluginContext;
 use crate::manifest::{self, Capabilities, FailureMode, Limits, Manifest, World};
-use crate::outbound::{AllowedHost, OutboundPolicy};
+use crate::outbound::OutboundPolicy;
 use crate::signing::Trust;
 use crate::state::CallState;
 use crate::worlds::PluginError;
@@ -48,19 +49,23 @@ impl std::fmt::Display for Origin {
 }
 
 /// What the operator grants one plugin instance (from `[plugins.<id>]`).
+///
+/// Each value can only narrow what the manifest asks for (see [`Grants`]).
 #[derive(Debug, Clone, Default)]
 pub struct Grant {
     /// The instance's configuration, handed to the plugin through `config-get`.
     pub config: serde_json::Value,
-    /// Secrets by name, already resolved by the host.
+    /// Secrets by name, already resolved by the host; those the manifest does not name are dropped.
     pub secrets: BTreeMap<String, String>,
-    /// Outbound destinations; none: those the manifest asks for.
+    /// Outbound destinations, narrowing the manifest's; none: the manifest's own.
     pub allowed_outbound_hosts: Option<Vec<String>>,
     /// Whether private, loopback and link-local addresses may be reached.
     pub allow_private_addresses: bool,
-    /// A lower memory limit than the manifest's, in MiB.
+    /// A lower key-value quota than the manifest's, in bytes.
+    pub kv_quota_bytes: Option<u64>,
+    /// A lower memory limit than the manifest's, in MiB (capped by the runtime).
     pub memory_mb: Option<u64>,
-    /// A lower or higher time limit than the manifest's, in ms (capped by the runtime).
+    /// A lower time limit than the manifest's, in ms (capped by the runtime).
     pub time_ms: Option<u64>,
 }
 
@@ -112,6 +117,8 @@ pub struct PluginInfo {
     pub granted_outbound_hosts: Vec<String>,
     /// Limits actually applied per call.
     pub limits: Limits,
+    /// Requested against granted, for every capability and limit.
+    pub grants: Grants,
     /// SHA-256 of the component.
     pub sha256: String,
     /// Whether the compiled artifact came from the cache.
@@ -139,7 +146,7 @@ pub struct Plugin {
     pub(crate) runtime: Arc<RuntimeInner>,
     sha256: String,
     cache: CacheOutcome,
-    granted_hosts: Vec<String>,
+    grants: Grants,
     trust: Trust,
 }
 
@@ -180,35 +187,8 @@ impl Runtime {
         })
     }
 
-    /// Loads a plugin file; a `plugin.toml` beside it stands in for a missing manifest section.
-    pub fn load_file(&self, path: &Path, grant: &Grant) -> Result<Plugin, LoadError> {
-        let io = |source| LoadError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let wasm = std::fs::read(path).map_err(io)?;
-        let sidecar = path.with_file_name("plugin.toml");
-        let sidecar = std::fs::read_to_string(&sidecar).ok();
-        self.load_with_manifest(
-            &wasm,
-            Origin::File(path.display().to_string()),
-            grant,
-            sidecar,
-        )
-    }
-
     /// Loads a plugin from bytes.
     pub fn load(&self, wasm: &[u8], origin: Origin, grant: &Grant) -> Result<Plugin, LoadError> {
-        self.load_with_manifest(wasm, origin, grant, None)
-    }
-
-    fn load_with_manifest(
-        &self,
-        wasm: &[u8],
-        origin: Origin,
-        grant: &Grant,
-        sidecar: Option<String>,
-    ) -> Result<Plugin, LoadError> {
         let refuse = |source| LoadError::Manifest {
             origin: origin.to_string(),
             source: Box::new(source),
@@ -216,7 +196,6 @@ impl Runtime {
         let sections = manifest::read_sections(wasm).map_err(refuse)?;
         let text = sections
             .manifest
-            .or(sidecar)
             .ok_or(ManifestError::Missing)
             .map_err(refuse)?;
         let manifest = Manifest::parse(&text).map_err(refuse)?;
@@ -269,43 +248,30 @@ impl Runtime {
             origin: origin.to_string(),
             reason,
         };
-        let granted_hosts = grant
-            .allowed_outbound_hosts
-            .clone()
-            .unwrap_or_else(|| manifest.capabilities.allowed_outbound_hosts.clone());
-        let allowed = granted_hosts
-            .iter()
-            .map(|h| AllowedHost::parse(h))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(config_error)?;
         let cfg = &inner.config;
-        let limits = Limits {
-            memory_mb: grant
-                .memory_mb
-                .unwrap_or(manifest.limits.memory_mb)
-                .min(cfg.max_memory_mb),
-            time_ms: grant
-                .time_ms
-                .unwrap_or(manifest.limits.time_ms)
-                .min(cfg.max_time_ms),
-        };
+        let decision = grants::decide(&manifest, grant, cfg).map_err(config_error)?;
+        for problem in &decision.report.outbound_hosts.not_granted {
+            tracing::warn!(plugin = %manifest.id, %problem, "outbound host not granted");
+        }
         let secrets = grant
             .secrets
             .iter()
-            .filter(|(name, _)| manifest.capabilities.secrets.contains(name))
+            .filter(|(name, _)| decision.report.secrets.granted.contains(name))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        let health = HealthTracker::new();
         let context = Arc::new(PluginContext {
             id: manifest.id.clone(),
             config: grant.config.clone(),
             secrets,
             kv: cfg.kv.clone(),
-            kv_quota_bytes: manifest.capabilities.kv_quota_bytes,
+            kv_quota_bytes: decision.report.kv_quota_bytes.granted,
             outbound: Arc::new(OutboundPolicy {
-                allowed,
+                allowed: decision.hosts,
                 allow_private_addresses: grant.allow_private_addresses,
             }),
-            limits,
+            limits: decision.limits,
+            stats: health.stats.clone(),
         });
         tracing::info!(plugin = %manifest.id, version = %manifest.version, %world, %origin, ?cache, "plugin loaded");
         let trust = match origin {
@@ -318,11 +284,11 @@ impl Runtime {
             wit_version,
             pre,
             context,
-            health: HealthTracker::new(),
+            health,
             runtime: inner.clone(),
             sha256,
             cache,
-            granted_hosts,
+            grants: decision.report,
             trust,
         })
     }
@@ -372,8 +338,9 @@ impl Plugin {
             trust: self.trust.clone(),
             failure: m.failure,
             capabilities: m.capabilities.clone(),
-            granted_outbound_hosts: self.granted_hosts.clone(),
+            granted_outbound_hosts: self.grants.outbound_hosts.granted.clone(),
             limits: self.context.limits,
+            grants: self.grants.clone(),
             sha256: self.sha256.clone(),
             cache: self.cache,
             health: self.health.snapshot(),
@@ -396,22 +363,15 @@ impl Plugin {
     ) -> Result<T, CallError> {
         let plugin = self.id().to_owned();
         if let Admission::Refused { faults, retry_in } = self.health.admit() {
-            self.health.record_refused();
-            return Err(CallError::CircuitOpen {
+            let error = CallError::CircuitOpen {
                 plugin,
                 faults,
                 retry_in_s: retry_in.as_secs().max(1),
-            });
+            };
+            self.health.record_refused(FaultKind::CircuitOpen);
+            return Err(error);
         }
-        let _permit = self
-            .runtime
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| CallError::Host {
-                plugin: plugin.clone(),
-                message: e.to_string(),
-            })?;
+        let _permit = self.permit().await?;
         let started = Instant::now();
         let limit = self.context.time_limit();
         let mut store = Store::new(&self.runtime.engine, CallState::new(self.context.clone()));
@@ -437,6 +397,35 @@ impl Plugin {
             }
         }
         result
+    }
+
+    /// A call slot: at once when one is free, else after a wait in the
+    /// bounded queue; refused when the queue is full.
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, CallError> {
+        let runtime = &self.runtime;
+        if let Ok(permit) = runtime.permits.try_acquire() {
+            return Ok(permit);
+        }
+        let max_queued = runtime.config.max_queued_calls;
+        let queued = runtime.queued.fetch_add(1, Ordering::AcqRel);
+        let _leave = Leave(&runtime.queued);
+        if queued >= max_queued {
+            let error = CallError::Overloaded {
+                plugin: self.id().to_owned(),
+                slots: runtime.config.max_concurrent_calls.max(1),
+                queued: max_queued,
+            };
+            self.health.record_refused(FaultKind::Overloaded);
+            return Err(error);
+        }
+        runtime
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| CallError::Host {
+                plugin: self.id().to_owned(),
+                message: e.to_string(),
+            })
     }
 
     /// An error the plugin returned; a denied outbound request explains it best.
@@ -493,6 +482,16 @@ impl Plugin {
             function: function.to_owned(),
             message,
         }
+    }
+}
+
+/// Takes a call off the queue count however its wait ends (a permit, a
+/// refusal, or the caller dropping the call).
+struct Leave<'q>(&'q AtomicU32);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -4,7 +4,7 @@
 //! survives it except what it writes through `kv`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -13,20 +13,25 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::host_impl::PluginContext;
 use crate::outbound::{DenialLog, OutboundHooks};
+use crate::stats::CallStats;
 
 /// How much of the plugin's stderr is kept to explain a crash.
 const STDERR_CAPTURE: usize = 16 * 1024;
 
-/// Caps linear memory and tables, and remembers whether the cap was hit.
+/// Caps linear memory and tables, remembers whether the cap was hit, and
+/// reports the call's memory to its plugin's peak.
 pub(crate) struct MemoryCap {
     pub(crate) max_bytes: usize,
     pub(crate) hit: bool,
+    /// Linear memory of every instance of this call, in bytes.
+    total: usize,
+    stats: Arc<CallStats>,
 }
 
 impl wasmtime::ResourceLimiter for MemoryCap {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
@@ -34,6 +39,10 @@ impl wasmtime::ResourceLimiter for MemoryCap {
             self.hit = true;
             return Ok(false);
         }
+        // Also called when a memory is created (current = 0), so the total
+        // covers every memory of the call; growths are rare, so is this atomic.
+        self.total = self.total.saturating_add(desired.saturating_sub(current));
+        self.stats.record_memory(self.total as u64);
         Ok(true)
     }
 
@@ -58,7 +67,7 @@ pub(crate) struct CallState {
     pub(crate) stderr: MemoryOutputPipe,
     pub(crate) denials: DenialLog,
     /// Log lines written in this call, against the per-call quota.
-    pub(crate) log_lines: AtomicU32,
+    pub(crate) log_lines: AtomicU64,
 }
 
 impl CallState {
@@ -75,7 +84,7 @@ impl CallState {
         let hooks = OutboundHooks {
             policy: plugin.outbound.clone(),
             denials: denials.clone(),
-            time_limit: plugin.time_limit(),
+            deadline: std::time::Instant::now() + plugin.time_limit(),
         };
         let max_bytes = usize::try_from(plugin.limits.memory_mb << 20).unwrap_or(usize::MAX);
         CallState {
@@ -86,10 +95,12 @@ impl CallState {
             limits: MemoryCap {
                 max_bytes,
                 hit: false,
+                total: 0,
+                stats: plugin.stats.clone(),
             },
             stderr,
             denials,
-            log_lines: AtomicU32::new(0),
+            log_lines: AtomicU64::new(0),
             plugin,
         }
     }
@@ -111,9 +122,23 @@ impl CallState {
         })
     }
 
-    /// Counts a log line; false once the quota is used up.
+    /// Counts a log line; false once the quota is used up, when the line is
+    /// dropped and counted (the first one dropped is reported, once).
     pub(crate) fn take_log_quota(&self, quota: u32) -> bool {
-        self.log_lines.fetch_add(1, Ordering::Relaxed) < quota
+        let line = self.log_lines.fetch_add(1, Ordering::Relaxed);
+        let quota = u64::from(quota);
+        if line < quota {
+            return true;
+        }
+        if line == quota {
+            tracing::warn!(
+                plugin = %self.plugin.id,
+                quota,
+                "plugin went over its log quota for this call; further lines are dropped and counted"
+            );
+        }
+        self.plugin.stats.record_dropped_logs(1);
+        false
     }
 }
 

@@ -1,5 +1,5 @@
-//! The command line: `portico serve`, `portico plugin ...` (in plugin_cli.rs)
-//! and `portico catalog ...`.
+//! The command line: `portico serve`, `portico plugin ...` (in plugin_cli.rs),
+//! `portico catalog ...` and `portico user add` (in user_cli.rs).
 //!
 //! Bad input (a malformed `.wasm`, a wrong world, an unknown config key, an
 //! unusable database path) prints one message naming the file and the problem
@@ -39,6 +39,9 @@ enum Command {
     /// Imports, checks and exports catalogue entities.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Creates local accounts (the first admin).
+    #[command(subcommand)]
+    User(crate::user_cli::UserCommand),
 }
 
 #[derive(Subcommand)]
@@ -111,6 +114,11 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
     }
 }
 
+/// A failure that is not the input's fault (exit code 1).
+pub(crate) fn failed(error: anyhow::Error) -> Failure {
+    Failure { code: 1, error }
+}
+
 /// Runs the command line and returns the process's exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -118,6 +126,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Plugin(command) => crate::plugin_cli::run(command),
         Command::Catalog(command) => catalog(command),
+        Command::User(command) => crate::user_cli::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

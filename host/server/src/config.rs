@@ -12,9 +12,11 @@ use serde::Deserialize;
 
 use crate::branding::Branding;
 
+mod auth;
 mod catalog;
 mod plugins;
 
+pub use auth::{AuthSettings, RoleSettings, SecureCookies};
 pub use catalog::CatalogSettings;
 pub use plugins::{PluginSettings, PluginsConfig, PublisherConfig};
 
@@ -42,8 +44,10 @@ pub struct Config {
     pub catalog: CatalogSettings,
     /// The token that unlocks write routes (`Authorization: Bearer ...`), as a
     /// secret reference (`env:VAR` or `file:/path`); none: write routes are
-    /// refused.
+    /// refused. It acts as the system actor with the `admin` role.
     pub admin_token: Option<String>,
+    /// Sign-in, sessions, anonymous access and custom roles.
+    pub auth: AuthSettings,
 }
 
 impl Default for Config {
@@ -59,6 +63,7 @@ impl Default for Config {
             plugins: PluginsConfig::default(),
             catalog: CatalogSettings::default(),
             admin_token: None,
+            auth: AuthSettings::default(),
         }
     }
 }
@@ -80,6 +85,8 @@ pub enum LogFormat {
 pub struct RuntimeSettings {
     /// Plugin calls that may run at once; more wait in a queue.
     pub max_concurrent_calls: u32,
+    /// Plugin calls that may wait for a slot; more are refused at once.
+    pub max_queued_calls: u32,
     /// The most memory any plugin may use, in MiB.
     pub max_memory_mb: u64,
     /// The longest any plugin call may take, in milliseconds.
@@ -90,6 +97,7 @@ impl Default for RuntimeSettings {
     fn default() -> Self {
         RuntimeSettings {
             max_concurrent_calls: 64,
+            max_queued_calls: 1024,
             max_memory_mb: 512,
             max_time_ms: 60_000,
         }
@@ -145,6 +153,7 @@ impl Config {
         }
         config.demo |= overrides.demo;
         config.catalog.outbound_policy()?;
+        config.auth.check()?;
         Ok(config)
     }
 

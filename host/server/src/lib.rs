@@ -5,7 +5,6 @@
 
 #![forbid(unsafe_code)]
 
-pub mod admin_auth;
 pub mod api;
 pub mod apis_api;
 pub mod branding;
@@ -15,6 +14,8 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod fetch;
+pub mod identity;
+pub mod identity_api;
 pub mod loader;
 pub mod locations;
 pub mod locations_api;
@@ -26,6 +27,7 @@ pub mod problem;
 pub mod server;
 pub mod state;
 pub mod ui;
+pub mod user_cli;
 
 pub use config::Config;
 pub use server::{Server, app};

@@ -4,15 +4,42 @@
 //! naming the file and the problem: the server never runs with half its plugins.
 
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use anyhow::Context as _;
-use portico_runtime::{Grant, Origin, Plugin, Registry, Runtime, Trust, TrustPolicy};
+use portico_runtime::manifest::read_sections;
+use portico_runtime::{Grant, Manifest, Origin, Plugin, Registry, Runtime, Trust, TrustPolicy};
 
 use crate::config::Config;
 
+/// A first-party plugin embedded in the binary.
+pub struct Bundled {
+    /// The id its manifest gives it.
+    pub id: String,
+    /// Its crate's name in `plugins/`.
+    pub name: &'static str,
+    /// The component.
+    pub wasm: &'static [u8],
+}
+
 /// The first-party plugins built from `plugins/` and embedded in the binary.
-pub mod bundled {
-    include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
+pub fn bundled() -> &'static [Bundled] {
+    static BUNDLED: LazyLock<Vec<Bundled>> = LazyLock::new(|| {
+        portico_bundled::BUNDLED
+            .iter()
+            .map(|&(name, wasm)| Bundled {
+                // A manifest that does not read fails at load, with a message.
+                id: read_sections(wasm)
+                    .ok()
+                    .and_then(|s| s.manifest)
+                    .and_then(|text| Manifest::parse(&text).ok())
+                    .map_or_else(|| name.to_owned(), |m| m.id),
+                name,
+                wasm,
+            })
+            .collect()
+    });
+    &BUNDLED
 }
 
 /// Loads every plugin a configuration names into a new registry: the bundled

@@ -1,6 +1,7 @@
 //! Backstage's location routes under `/api/catalog/locations`, with its request
 //! and response shapes: list, read, register (with `dryRun`), delete, and the
-//! location of an entity. Writes need the administrator (see `admin_auth`).
+//! location of an entity. Who may write is decided in `identity::access`;
+//! every write is audited.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -11,8 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::admin_auth::Admin;
 use crate::catalog_api::with_store;
+use crate::identity::Caller;
+use crate::identity::audit::record_result;
 use crate::locations::{self, Location, LocationError, Registration};
 use crate::problem::{ApiError, JsonBody, Problem};
 use crate::state::AppState;
@@ -145,18 +147,33 @@ struct CreatedLocation {
 #[utoipa::path(post, path = "/api/catalog/locations", tag = "catalog",
     params(CreateQuery),
     request_body = LocationInput,
-    security(("admin_token" = [])),
+    security(("admin_token" = []), ("session" = [])),
     responses(
         (status = 201, description = "Registered (or, in a dry run, read) with its entities", body = CreatedLocation),
         (status = 400, description = "A bad type or target, a target outside the allowed hosts or roots, or one that cannot be read", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid admin token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Write routes are disabled (no admin_token configured)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in, or not a valid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "No `catalog.write` permission", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The location is already registered", body = Problem, content_type = "application/problem+json")))]
 async fn create_location(
-    _admin: Admin,
+    caller: Caller,
     State(state): State<AppState>,
     Query(query): Query<CreateQuery>,
     JsonBody(input): JsonBody<LocationInput>,
+) -> Result<(StatusCode, Json<CreatedLocation>), ApiError> {
+    let target = format!("{}:{}", input.kind, input.target.trim());
+    let dry_run = query.dry_run;
+    let result = create(&state, query, input).await;
+    // A dry run changes nothing, so it is not audited.
+    if !dry_run {
+        record_result(state.db(), &caller, "location.create", target, &result).await;
+    }
+    result
+}
+
+async fn create(
+    state: &AppState,
+    query: CreateQuery,
+    input: LocationInput,
 ) -> Result<(StatusCode, Json<CreatedLocation>), ApiError> {
     let settings = &state.config().catalog;
     let reader = state.url_reader();
@@ -186,24 +203,33 @@ async fn create_location(
 }
 
 /// `DELETE /api/catalog/locations/{id}`: forgets a location; its entities are
-/// orphaned or deleted as `[catalog] orphans` says. Needs the admin token.
+/// orphaned or deleted as `[catalog] orphans` says. Needs `catalog.write`.
 #[utoipa::path(delete, path = "/api/catalog/locations/{id}", tag = "catalog",
     params(("id" = String, Path, description = "The location's id")),
-    security(("admin_token" = [])),
+    security(("admin_token" = []), ("session" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid admin token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Write routes are disabled (no admin_token configured)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in, or not a valid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "No `catalog.write` permission", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such location", body = Problem, content_type = "application/problem+json")))]
 async fn delete_location(
-    _admin: Admin,
+    caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let orphans = state.config().catalog.orphans;
     let _deleting = state.locations_lock().lock().await;
     let shown = id.clone();
-    let outcome = with_store(&state, move |store| locations::delete(store, &id, orphans)).await?;
+    let result = with_store(&state, move |store| locations::delete(store, &id, orphans)).await;
+    record_result(
+        state.db(),
+        &caller,
+        "location.delete",
+        shown.clone(),
+        &result,
+    )
+    .await;
+    let outcome = result?;
     tracing::info!(location = %shown, orphaned = outcome.orphaned.len(),
         deleted = outcome.deleted.len(), "location deleted");
     Ok(StatusCode::NO_CONTENT)

@@ -7,7 +7,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
-use crate::{api, apis_api, catalog_api, locations_api, plugins_api};
+use crate::{api, apis_api, catalog_api, identity_api, locations_api, plugins_api};
 
 /// The document's fixed parts; paths and schemas come from the routers.
 #[derive(OpenApi)]
@@ -20,13 +20,14 @@ use crate::{api, apis_api, catalog_api, locations_api, plugins_api};
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "plugins", description = "Installed plugins, their grants and health"),
         (name = "catalog", description = "Backstage-compatible catalogue API"),
-        (name = "apis", description = "The portal's APIs: search, versions, operations and spec documents")
+        (name = "apis", description = "The portal's APIs: search, versions, operations and spec documents"),
+        (name = "identity", description = "The caller, and the audit log")
     ),
     modifiers(&AdminToken)
 )]
 struct ApiDoc;
 
-/// The `admin_token` bearer scheme that write routes name.
+/// The schemes routes name: the `admin_token` bearer token and the session cookie.
 struct AdminToken;
 
 impl utoipa::Modify for AdminToken {
@@ -36,6 +37,14 @@ impl utoipa::Modify for AdminToken {
         let mut scheme = Http::new(HttpAuthScheme::Bearer);
         scheme.description = Some("The `admin_token` of portico.toml".into());
         components.add_security_scheme("admin_token", SecurityScheme::Http(scheme));
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue};
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::identity::sessions::COOKIE,
+                "The session of a signed-in person; writes also need the `x-csrf-token` header",
+            ))),
+        );
     }
 }
 
@@ -47,6 +56,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(apis_api::router())
         .merge(locations_api::router())
         .merge(plugins_api::router())
+        .merge(identity_api::router())
 }
 
 #[cfg(test)]
@@ -71,6 +81,8 @@ mod tests {
             "/api/v1/apis/{namespace}/{name}",
             "/api/v1/apis/{namespace}/{name}/versions/{version}",
             "/api/v1/apis/{namespace}/{name}/versions/{version}/spec",
+            "/api/v1/audit",
+            "/api/v1/me",
         ] {
             assert!(json["paths"].get(path).is_some(), "{path} is documented");
         }

@@ -18,7 +18,7 @@ use portico_runtime::{
 use crate::cli::{ConfigArgs, Failure, load_config};
 use crate::fetch::{FetchLimits, HttpClient};
 use crate::loader::signature_path;
-use crate::plugin_store::PluginStore;
+use crate::plugin_store::{PluginStore, write_atomically as write};
 
 /// `portico plugin` sub-commands.
 #[derive(Subcommand)]
@@ -284,18 +284,6 @@ fn read_package(source: &str) -> anyhow::Result<(Vec<u8>, Option<Vec<u8>>)> {
 
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
-}
-
-fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    // Write beside the target and rename, so a failure never leaves half a file.
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-    let mut temp = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new(".")))
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    std::io::Write::write_all(&mut temp, bytes)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    temp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }
 
 fn pack(

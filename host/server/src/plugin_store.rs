@@ -251,7 +251,7 @@ impl PluginStore {
 }
 
 fn is_bundled(id: &str) -> bool {
-    loader::bundled::BUNDLED.iter().any(|(name, _)| *name == id)
+    loader::bundled().iter().any(|b| b.id == id)
 }
 
 /// The manifest a package carries.
@@ -263,10 +263,19 @@ fn manifest_of(wasm: &[u8]) -> anyhow::Result<Manifest> {
     Ok(Manifest::parse(&text)?)
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut temp = tempfile::Builder::new()
-        .prefix(".installing-")
+/// Writes beside the target and renames, so a failure never leaves half a
+/// file (and a watcher never loads one); the file is readable by all, like
+/// any other package on disk.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".writing-");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut temp = builder
         .tempfile_in(dir)
         .with_context(|| format!("cannot write in {}", dir.display()))?;
     std::io::Write::write_all(&mut temp, bytes)
@@ -357,12 +366,12 @@ pub fn reconcile(
             Err(e) => fail(format!("{e:#}"))?,
         }
     }
-    for (name, wasm) in loader::bundled::BUNDLED {
-        if !state.disabled.contains(*name) && registry.get(name).is_none() {
-            let origin = Origin::Bundled((*name).to_owned());
-            match loader::load_one(runtime, config, wasm, origin) {
+    for bundled in loader::bundled() {
+        if !state.disabled.contains(&bundled.id) && registry.get(&bundled.id).is_none() {
+            let origin = Origin::Bundled(bundled.name.to_owned());
+            match loader::load_one(runtime, config, bundled.wasm, origin) {
                 Ok(plugin) => {
-                    report.loaded.push(format!("{name} (bundled)"));
+                    report.loaded.push(format!("{} (bundled)", bundled.id));
                     registry.insert(plugin);
                 }
                 Err(e) => fail(format!("{e:#}"))?,

@@ -16,7 +16,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::admin_auth::Admin;
+use crate::identity::Caller;
+use crate::identity::audit::record_result;
 use crate::plugin_store::{CHANGES, InstallError, Installed, PluginStore, Reconciled, reconcile};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
@@ -83,20 +84,20 @@ struct InstallAnswer {
     params(InstallOptions,
         ("portico-signature" = Option<String>, Header, description = "A detached signature (the `.sig` document), if the package carries none")),
     request_body(content = Vec<u8>, content_type = "application/wasm", description = "The plugin package"),
-    security(("admin_token" = [])),
+    security(("admin_token" = []), ("session" = [])),
     responses(
         (status = 201, description = "Installed and loaded", body = InstallAnswer),
         (status = 400, description = "Not a plugin, incompatible, unsigned, tampered or untrusted", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "That version is installed with other content", body = Problem, content_type = "application/problem+json")))]
 async fn install_plugin(
-    _admin: Admin,
+    caller: Caller,
     State(state): State<AppState>,
     Query(options): Query<InstallOptions>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<InstallAnswer>), ApiError> {
     let signature = headers.get(SIGNATURE_HEADER).map(|v| v.as_bytes().to_vec());
-    let answer = change(state, move |state, store| {
+    let answer = change(state.clone(), move |state, store| {
         let policy = state
             .config()
             .plugins
@@ -134,8 +135,13 @@ async fn install_plugin(
             reloaded,
         })
     })
-    .await?;
-    Ok((StatusCode::CREATED, Json(answer)))
+    .await;
+    let target = match &answer {
+        Ok(a) => format!("{}@{}", a.installed.id, a.installed.version),
+        Err(_) => "upload".to_owned(),
+    };
+    record_result(state.db(), &caller, "plugin.install", target, &answer).await;
+    Ok((StatusCode::CREATED, Json(answer?)))
 }
 
 /// Which version to remove.
@@ -148,69 +154,82 @@ struct RemoveOptions {
 /// Removes an installed plugin (every version, or one); calls in flight finish.
 #[utoipa::path(delete, path = "/api/v1/plugins/{id}", tag = "plugins",
     params(("id" = String, Path, description = "The plugin's id"), RemoveOptions),
-    security(("admin_token" = [])),
+    security(("admin_token" = []), ("session" = [])),
     responses(
         (status = 200, description = "Removed; what the reload changed", body = Reconciled),
         (status = 404, description = "Not installed", body = Problem, content_type = "application/problem+json")))]
 async fn remove_plugin(
-    _admin: Admin,
+    caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(options): Query<RemoveOptions>,
 ) -> Result<Json<Reconciled>, ApiError> {
-    change(state, move |state, store| {
+    let target = match &options.version {
+        Some(version) => format!("{id}@{version}"),
+        None => id.clone(),
+    };
+    let result = change(state.clone(), move |state, store| {
         store
             .remove(&id, options.version.as_deref())
             .map_err(|e| ApiError::NotFound(format!("{e:#}")))?;
         reload(state)
     })
-    .await
-    .map(Json)
+    .await;
+    record_result(state.db(), &caller, "plugin.remove", target, &result).await;
+    result.map(Json)
 }
 
 /// Switches a plugin back on.
 #[utoipa::path(post, path = "/api/v1/plugins/{id}/enable", tag = "plugins",
     params(("id" = String, Path, description = "The plugin's id")),
-    security(("admin_token" = [])),
+    security(("admin_token" = []), ("session" = [])),
     responses(
         (status = 200, description = "Enabled; what the reload changed", body = Reconciled),
         (status = 404, description = "Not installed", body = Problem, content_type = "application/problem+json")))]
 async fn enable_plugin(
-    _admin: Admin,
+    caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Reconciled>, ApiError> {
-    set_enabled(state, id, true).await
+    set_enabled(state, caller, id, true).await
 }
 
 /// Switches a plugin off without removing it; calls in flight finish.
 #[utoipa::path(post, path = "/api/v1/plugins/{id}/disable", tag = "plugins",
     params(("id" = String, Path, description = "The plugin's id")),
-    security(("admin_token" = [])),
+    security(("admin_token" = []), ("session" = [])),
     responses(
         (status = 200, description = "Disabled; what the reload changed", body = Reconciled),
         (status = 404, description = "Not installed", body = Problem, content_type = "application/problem+json")))]
 async fn disable_plugin(
-    _admin: Admin,
+    caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Reconciled>, ApiError> {
-    set_enabled(state, id, false).await
+    set_enabled(state, caller, id, false).await
 }
 
 async fn set_enabled(
     state: AppState,
+    caller: Caller,
     id: String,
     enabled: bool,
 ) -> Result<Json<Reconciled>, ApiError> {
-    change(state, move |state, store| {
+    let target = id.clone();
+    let result = change(state.clone(), move |state, store| {
         store
             .set_enabled(&id, enabled)
             .map_err(|e| ApiError::NotFound(format!("{e:#}")))?;
         reload(state)
     })
-    .await
-    .map(Json)
+    .await;
+    let action = if enabled {
+        "plugin.enable"
+    } else {
+        "plugin.disable"
+    };
+    record_result(state.db(), &caller, action, target, &result).await;
+    result.map(Json)
 }
 
 /// Runs a change to the installed plugins off the async threads, one at a time.

@@ -23,8 +23,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::admin_auth::AdminToken;
 use crate::config::Config;
+use crate::identity::access::{self, AdminToken};
+use crate::identity::{roles::Roles, users};
 use crate::problem::ApiError;
 use crate::state::{Access, AppState};
 use crate::{demo, loader, locations, openapi, plugin_store, ui};
@@ -52,7 +53,9 @@ pub fn app(state: AppState) -> Router {
         )
         .merge(ui::router())
         .fallback(|| async { ApiError::NotFound("no such page or endpoint".into()) })
-        .with_state(state)
+        .with_state(state.clone())
+        // Every routed request passes here: who is calling, and may they.
+        .layer(middleware::from_fn_with_state(state, access::authorize))
         .layer(middleware::from_fn(record_request))
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http())
@@ -118,6 +121,7 @@ pub fn prepare(config: Config) -> anyhow::Result<AppState> {
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(config.cache_dir()),
         max_concurrent_calls: config.runtime.max_concurrent_calls,
+        max_queued_calls: config.runtime.max_queued_calls,
         max_memory_mb: config.runtime.max_memory_mb,
         max_time_ms: config.runtime.max_time_ms,
         kv: Arc::new(DbKv(SqliteKv::new(db.clone()))),
@@ -125,6 +129,12 @@ pub fn prepare(config: Config) -> anyhow::Result<AppState> {
     .context("cannot start the plugin runtime")?;
     let plugins = loader::load_all(&runtime, &config)?;
     let catalog = Arc::new(SqliteStore::new(&db)?);
+    users::sync_roles(&db, &Roles::new(&config.auth)).context("cannot store the roles")?;
+    if !users::any(&db)? && config.admin_token.is_none() {
+        tracing::info!(
+            "no accounts yet: create the first admin with `portico user add NAME --role admin`"
+        );
+    }
     if config.demo {
         demo::seed(catalog.as_ref(), &config.data_dir).context("cannot seed the demo content")?;
     }
@@ -177,11 +187,14 @@ impl Server {
         let (tx, rx) = oneshot::channel::<()>();
         let app = app(state.clone());
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
         });
         let (stop_refresh, stopped) = oneshot::channel::<()>();
         let refresher =

@@ -8,16 +8,17 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use portico_catalog::{CatalogStore, Database};
 use portico_runtime::{Registry, Runtime};
 
-use crate::admin_auth::AdminToken;
 use crate::branding::Branding;
 use crate::config::Config;
 use crate::fetch::BlockingReader;
+use crate::identity::Identity;
+use crate::identity::access::AdminToken;
 
 /// What start-up resolves for guarded and outbound work: the admin token and
 /// the catalogue's URL reader. The default grants nothing.
 #[derive(Debug, Clone, Default)]
 pub struct Access {
-    /// Unlocks write routes; none: they are refused.
+    /// Acts as the system actor with the admin role; none: no bearer token is accepted.
     pub admin_token: Option<AdminToken>,
     /// Reads URLs on `[catalog] allowed_hosts`; none: no URL is read.
     pub url_reader: Option<BlockingReader>,
@@ -39,6 +40,7 @@ struct Inner {
     started: Instant,
     ready: AtomicBool,
     access: Access,
+    identity: Identity,
     /// Held while a location is registered or deleted, so two requests for
     /// the same target cannot both register it.
     locations: tokio::sync::Mutex<()>,
@@ -77,6 +79,7 @@ impl AppState {
     ) -> AppState {
         AppState {
             inner: Arc::new(Inner {
+                identity: Identity::new(&config.auth),
                 config,
                 db,
                 catalog,
@@ -129,6 +132,11 @@ impl AppState {
     /// The admin token, when one is configured.
     pub fn admin_token(&self) -> Option<&AdminToken> {
         self.inner.access.admin_token.as_ref()
+    }
+
+    /// Roles and the failed sign-in limiter.
+    pub fn identity(&self) -> &Identity {
+        &self.inner.identity
     }
 
     /// The catalogue's URL reader, when `[catalog] allowed_hosts` lists any.

@@ -6,8 +6,10 @@
 //! nothing on a page names Portico or shows its logo.
 
 mod assets;
+mod auth;
 mod catalog;
 mod entity;
+mod plugins;
 
 use askama::Template;
 use axum::Router;
@@ -18,12 +20,11 @@ use axum::routing::get;
 use portico_catalog::{
     ApiVersion, CatalogError, CatalogStore, EntityRef, SearchHit, SearchQuery, SearchResults,
 };
-use portico_runtime::manifest::Limits;
-use portico_runtime::{Health, HealthState, Origin, PluginInfo};
 use serde::Deserialize;
 
 use crate::branding::{Branding, FooterLink};
 use crate::state::AppState;
+pub(crate) use auth::forbidden_page;
 
 /// What pages may load: their own stylesheet and inline theme, the operator's
 /// logo and fonts, and no scripts at all.
@@ -37,10 +38,11 @@ const MAX_QUERY_CHARS: usize = 200;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
-        .route("/plugins", get(plugins))
+        .merge(plugins::router())
         .merge(catalog::router())
         .merge(entity::router())
         .merge(assets::router())
+        .merge(auth::router())
 }
 
 /// What every page shares: title, theme, header and footer.
@@ -249,124 +251,6 @@ async fn home(State(state): State<AppState>, Query(query): Query<HomeQuery>) -> 
 }
 
 #[derive(Template)]
-#[template(path = "plugins.html")]
-struct PluginsPage {
-    chrome: Chrome,
-    plugins: Vec<PluginRow>,
-}
-
-/// One plugin as a table row.
-struct PluginRow {
-    id: String,
-    description: String,
-    version: String,
-    world: String,
-    wit_version: String,
-    origin_kind: &'static str,
-    origin: String,
-    hosts: Vec<String>,
-    limits: String,
-    health: &'static str,
-    health_class: &'static str,
-    switched_off: bool,
-    calls: u64,
-    failures: u64,
-    failure_kinds: String,
-    last_error: Option<String>,
-}
-
-impl PluginRow {
-    fn new(info: PluginInfo) -> PluginRow {
-        let (origin_kind, origin) = match info.origin {
-            Origin::Bundled(name) => ("bundled", name),
-            Origin::File(path) => ("file", path),
-        };
-        let health = HealthCells::new(&info.health);
-        PluginRow {
-            id: info.id,
-            description: info.description,
-            version: info.version,
-            world: info.world.to_string(),
-            wit_version: info.wit_version,
-            origin_kind,
-            origin,
-            hosts: info.granted_outbound_hosts,
-            limits: limits_text(info.limits),
-            health: health.label,
-            health_class: health.class,
-            switched_off: health.switched_off,
-            calls: info.health.calls,
-            failures: health.failures,
-            failure_kinds: health.kinds,
-            last_error: info.health.last_errors.last().cloned(),
-        }
-    }
-}
-
-/// How a plugin's health reads on the page.
-#[derive(Debug, PartialEq)]
-struct HealthCells {
-    label: &'static str,
-    class: &'static str,
-    switched_off: bool,
-    failures: u64,
-    /// Failures by kind, e.g. `trap 2 · timeout 1`.
-    kinds: String,
-}
-
-impl HealthCells {
-    fn new(health: &Health) -> HealthCells {
-        let (label, class) = match health.state {
-            HealthState::Healthy => ("Healthy", "badge-good"),
-            HealthState::Degraded => ("Degraded", "badge-warn"),
-            HealthState::SwitchedOff => ("Switched off", "badge-bad"),
-        };
-        let kinds = health
-            .failures
-            .iter()
-            .filter(|(_, count)| **count > 0)
-            .map(|(kind, count)| {
-                // The serde name is the stable, documented one (`out_of_memory`).
-                let name = serde_json::to_value(kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
-                    .unwrap_or_default();
-                format!("{name} {count}")
-            })
-            .collect::<Vec<_>>()
-            .join(" · ");
-        HealthCells {
-            label,
-            class,
-            switched_off: health.state == HealthState::SwitchedOff,
-            failures: health.failures.values().sum(),
-            kinds,
-        }
-    }
-}
-
-fn limits_text(limits: Limits) -> String {
-    let time = if limits.time_ms >= 1000 && limits.time_ms.is_multiple_of(1000) {
-        format!("{} s", limits.time_ms / 1000)
-    } else {
-        format!("{} ms", limits.time_ms)
-    };
-    format!("{} MiB · {time}", limits.memory_mb)
-}
-
-async fn plugins(State(state): State<AppState>) -> Response {
-    render(&PluginsPage {
-        chrome: Chrome::new(state.branding(), "Plugins", "plugins"),
-        plugins: state
-            .plugins()
-            .infos()
-            .into_iter()
-            .map(PluginRow::new)
-            .collect(),
-    })
-}
-
-#[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage {
     chrome: Chrome,
@@ -413,12 +297,10 @@ fn render(page: &impl Template) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use axum::body::Body;
     use axum::http::Request;
     use portico_catalog::Database;
-    use portico_runtime::{FaultKind, Registry, Runtime, RuntimeConfig};
+    use portico_runtime::{Registry, Runtime, RuntimeConfig};
     use tower::ServiceExt as _;
 
     use super::*;
@@ -677,66 +559,6 @@ mod tests {
         assert!(html.contains("value=\"PAY\""));
         let (_, _, html) = get(&state, "/?q=%3Cb%3Ezebra").await;
         assert!(html.contains("No API matches “&#60;b&#62;zebra”"), "{html}");
-    }
-
-    #[tokio::test]
-    async fn empty_plugin_list_says_how_to_install_one() {
-        let (state, _dir) = test_state(Branding::default(), false);
-        let (_, _, html) = get(&state, "/plugins").await;
-        assert!(html.contains("No plugins installed"));
-    }
-
-    #[test]
-    fn a_switched_off_plugin_is_flagged_and_its_failures_counted_by_kind() {
-        let health = Health {
-            state: HealthState::SwitchedOff,
-            calls: 9,
-            failures: BTreeMap::from([(FaultKind::Trap, 2), (FaultKind::OutOfMemory, 3)]),
-            consecutive_faults: 5,
-            mean_call_us: 120,
-            last_errors: vec!["wasm trap: unreachable".into()],
-        };
-        let cells = HealthCells::new(&health);
-        assert_eq!(
-            cells,
-            HealthCells {
-                label: "Switched off",
-                class: "badge-bad",
-                switched_off: true,
-                failures: 5,
-                kinds: "out of memory 3 · trap 2".into(),
-            }
-        );
-        let page = PluginsPage {
-            chrome: Chrome::new(&acme(), "Plugins", "plugins"),
-            plugins: vec![PluginRow {
-                id: "widget".into(),
-                description: String::new(),
-                version: "1.0.0".into(),
-                world: "analytics-widget".into(),
-                wit_version: "0.1.0".into(),
-                origin_kind: "file",
-                origin: "/srv/plugins/widget.wasm".into(),
-                hosts: vec!["https://api.acme.example".into()],
-                limits: limits_text(Limits {
-                    memory_mb: 64,
-                    time_ms: 10_000,
-                }),
-                health: cells.label,
-                health_class: cells.class,
-                switched_off: cells.switched_off,
-                calls: health.calls,
-                failures: cells.failures,
-                failure_kinds: cells.kinds,
-                last_error: health.last_errors.last().cloned(),
-            }],
-        };
-        let html = page.render().unwrap();
-        assert!(html.contains("<tr class=\"is-off\">"));
-        assert!(html.contains("<span class=\"badge badge-bad\">Switched off</span>"));
-        assert!(html.contains("64 MiB · 10 s"));
-        assert!(html.contains("wasm trap: unreachable"));
-        assert!(html.contains("<li>https://api.acme.example</li>"));
     }
 
     #[tokio::test]

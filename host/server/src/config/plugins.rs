@@ -98,17 +98,21 @@ impl PluginsConfig {
     }
 }
 
-/// What the operator grants one plugin (`[plugins.<id>]`).
+/// What the operator grants one plugin (`[plugins.<id>]`). Each value can
+/// only narrow what the plugin's manifest asks for.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PluginSettings {
-    /// Outbound destinations (`scheme://host[:port]`); replaces the manifest's list.
+    /// Outbound destinations (`scheme://host[:port]`); each is granted only
+    /// as far as it lies within the manifest's list.
     pub allowed_outbound_hosts: Option<Vec<String>>,
     /// Whether the plugin may reach private, loopback and link-local addresses.
     pub allow_private_addresses: bool,
-    /// Memory limit in MiB (capped by `runtime.max_memory_mb`).
+    /// Key-value quota in bytes, at most the manifest's.
+    pub kv_quota_bytes: Option<u64>,
+    /// Memory limit in MiB, at most the manifest's (and `runtime.max_memory_mb`).
     pub memory_mb: Option<u64>,
-    /// Time limit per call in ms (capped by `runtime.max_time_ms`).
+    /// Time limit per call in ms, at most the manifest's (and `runtime.max_time_ms`).
     pub time_ms: Option<u64>,
     /// The plugin's own configuration.
     pub config: toml::Table,
@@ -133,6 +137,7 @@ impl PluginSettings {
             secrets,
             allowed_outbound_hosts: self.allowed_outbound_hosts.clone(),
             allow_private_addresses: self.allow_private_addresses,
+            kv_quota_bytes: self.kv_quota_bytes,
             memory_mb: self.memory_mb,
             time_ms: self.time_ms,
         })

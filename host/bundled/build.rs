@@ -1,5 +1,5 @@
-//! Builds the first-party plugins in `plugins/` and embeds them in the binary,
-//! so `portico` is self-contained.
+//! Builds the first-party plugins in `plugins/` and writes `BUNDLED`, the
+//! list of their components, for `lib.rs` to include.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;

@@ -1,0 +1,146 @@
+//! `[auth]`: sign-in and sessions (sign-up, cookie security, lifetimes,
+//! failed sign-in limits), what anonymous visitors may read, and custom roles
+//! (`[auth.roles.<name>] permissions = [...]`) next to the built-in ones.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::identity::roles::{BUILTIN_ROLES, PERMISSIONS};
+
+/// `[auth]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// Whether visitors may create their own (developer) accounts at `/auth/signup`.
+    pub signup: bool,
+    /// Whether anonymous visitors may read the catalogue, its API pages and
+    /// its API; off, everything but sign-in, assets and health needs an account.
+    pub public_catalog: bool,
+    /// When the session cookie is marked `Secure`: `auto` (when the request
+    /// came over https, as `X-Forwarded-Proto` or `Forwarded` says), `always`
+    /// or `never`.
+    pub secure_cookies: SecureCookies,
+    /// The longest a session lasts, in seconds, however active.
+    pub session_lifetime_secs: u64,
+    /// A session unused this long, in seconds, ends.
+    pub idle_timeout_secs: u64,
+    /// Failed sign-ins allowed per username and address within the window.
+    pub max_failed_logins: u32,
+    /// The window of `max_failed_logins`, in seconds.
+    pub failed_login_window_secs: u64,
+    /// Custom roles by name, each with its permissions.
+    pub roles: BTreeMap<String, RoleSettings>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            signup: false,
+            public_catalog: true,
+            secure_cookies: SecureCookies::Auto,
+            session_lifetime_secs: 12 * 3600,
+            idle_timeout_secs: 2 * 3600,
+            max_failed_logins: 5,
+            failed_login_window_secs: 300,
+            roles: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[auth] secure_cookies`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecureCookies {
+    /// `Secure` when the request came over https.
+    #[default]
+    Auto,
+    /// Always `Secure` (a portal behind a TLS proxy that says nothing).
+    Always,
+    /// Never `Secure` (plain-http development only).
+    Never,
+}
+
+/// `[auth.roles.<name>]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleSettings {
+    /// Permission names, e.g. `catalog.read`.
+    pub permissions: Vec<String>,
+}
+
+impl AuthSettings {
+    /// Checks custom roles: a name that is not built in and well formed, and
+    /// permissions that exist; an error names the role and the culprit.
+    pub fn check(&self) -> anyhow::Result<()> {
+        for (name, role) in &self.roles {
+            if BUILTIN_ROLES.contains(&name.as_str()) {
+                anyhow::bail!("auth.roles.{name}: `{name}` is a built-in role");
+            }
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                anyhow::bail!(
+                    "auth.roles.{name}: a role name is lower-case letters, digits and dashes"
+                );
+            }
+            if let Some(unknown) = role
+                .permissions
+                .iter()
+                .find(|p| !PERMISSIONS.contains(&p.as_str()))
+            {
+                anyhow::bail!(
+                    "auth.roles.{name}: unknown permission `{unknown}` (known: {})",
+                    PERMISSIONS.join(", ")
+                );
+            }
+        }
+        if self.session_lifetime_secs == 0 || self.idle_timeout_secs == 0 {
+            anyhow::bail!("auth: session_lifetime_secs and idle_timeout_secs must be positive");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Config;
+
+    use super::*;
+
+    #[test]
+    fn defaults_keep_the_catalogue_public_and_sign_up_closed() {
+        let auth = Config::parse("").unwrap().auth;
+        assert!(auth.public_catalog && !auth.signup);
+        assert_eq!(auth.secure_cookies, SecureCookies::Auto);
+        auth.check().unwrap();
+    }
+
+    #[test]
+    fn custom_roles_are_read_and_bad_ones_are_named() {
+        let auth = Config::parse("[auth]\nsigned_in = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(auth.contains("signed_in"), "{auth}");
+        let c = Config::parse(
+            "[auth]\nsecure_cookies = \"always\"\n[auth.roles.auditor]\npermissions = [\"audit.read\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.auth.roles["auditor"].permissions, ["audit.read"]);
+        c.auth.check().unwrap();
+        let bad = Config::parse("[auth.roles.auditor]\npermissions = [\"audit.wipe\"]\n")
+            .unwrap()
+            .auth;
+        let err = bad.check().unwrap_err().to_string();
+        assert!(
+            err.contains("auth.roles.auditor") && err.contains("audit.wipe"),
+            "{err}"
+        );
+        let shadow = Config::parse("[auth.roles.admin]\npermissions = []\n")
+            .unwrap()
+            .auth;
+        assert!(shadow.check().unwrap_err().to_string().contains("built-in"));
+    }
+}

@@ -1,0 +1,179 @@
+//! The permission matrix end to end: every route of `/openapi.json` and every
+//! page, called by a visitor, a viewer, a developer, an api-owner, an admin
+//! and the admin token, against the table of who may call what.
+
+use std::collections::BTreeMap;
+
+use portico::config::AuthSettings;
+use portico_tests::{ADMIN_TOKEN, AppSpec, spawn_app};
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION};
+use serde_json::Value;
+
+use crate::identity::{Session, add_user, client, sign_in};
+
+/// Who may call each route: `A` anonymous, `V` viewer, `D` developer,
+/// `O` api-owner, `M` admin (a person) and `T` the admin token.
+fn expected(method: &str, route: &str) -> &'static str {
+    const EVERYONE: &str = "AVDOMT";
+    const READERS: &str = "AVDOMT";
+    match (method, route) {
+        (
+            "GET",
+            "/healthz" | "/readyz" | "/openapi.json" | "/api/v1/me" | "/auth/login"
+            | "/assets/{file}",
+        ) => EVERYONE,
+        ("POST", "/auth/login") => EVERYONE,
+        ("GET", "/metrics") => "MT",
+        ("GET", "/api/v1/plugins" | "/api/v1/plugins/{id}" | "/plugins") => "VOMT",
+        ("POST" | "DELETE", r) if r.starts_with("/api/v1/plugins") => "MT",
+        ("POST" | "DELETE", r) if r.starts_with("/api/catalog/locations") => "OMT",
+        ("GET", "/api/v1/audit" | "/admin/audit") => "MT",
+        ("GET", "/profile") => "VDOMT",
+        ("GET", r) if r.starts_with("/api/catalog/") || r.starts_with("/api/v1/apis") => READERS,
+        ("POST", "/api/catalog/entities/by-refs") => READERS,
+        (
+            "GET",
+            "/" | "/catalog" | "/apis/{namespace}/{name}" | "/catalog/{kind}/{namespace}/{name}",
+        ) => READERS,
+        _ => panic!("{method} {route} is not in the matrix: say who may call it"),
+    }
+}
+
+/// The HTML pages (not in /openapi.json).
+const PAGES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/catalog"),
+    ("GET", "/apis/{namespace}/{name}"),
+    ("GET", "/catalog/{kind}/{namespace}/{name}"),
+    ("GET", "/plugins"),
+    ("GET", "/assets/{file}"),
+    ("GET", "/auth/login"),
+    ("POST", "/auth/login"),
+    ("GET", "/profile"),
+    ("GET", "/admin/audit"),
+];
+
+#[tokio::test]
+async fn every_route_allows_exactly_the_roles_in_the_matrix() {
+    let app = spawn_app(AppSpec::default()).await;
+    let mut sessions: BTreeMap<char, Session> = BTreeMap::new();
+    for (letter, role) in [
+        ('V', "viewer"),
+        ('D', "developer"),
+        ('O', "api-owner"),
+        ('M', "admin"),
+    ] {
+        add_user(&app, role, role);
+        sessions.insert(letter, sign_in(&app, role).await);
+    }
+    let doc: Value = client()
+        .get(format!("{}/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut routes: Vec<(String, String, bool)> = PAGES
+        .iter()
+        .map(|(m, r)| ((*m).to_owned(), (*r).to_owned(), true))
+        .collect();
+    routes.push(("GET".into(), "/openapi.json".into(), false));
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for method in operations.as_object().unwrap().keys() {
+            routes.push((method.to_uppercase(), path.clone(), false));
+        }
+    }
+    assert!(routes.len() > 35, "{} routes", routes.len());
+    let mut failures = Vec::new();
+    for (method, route, is_page) in &routes {
+        let allowed = expected(method, route);
+        let uri = route
+            .split('/')
+            .map(|s| if s.starts_with('{') { "x" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        for who in "AVDOMT".chars() {
+            let mut request = client()
+                .request(method.parse().unwrap(), format!("{}{uri}", app.base))
+                .header("content-type", "application/json")
+                .body("{}");
+            match who {
+                'A' => {}
+                'T' => request = request.bearer_auth(ADMIN_TOKEN),
+                person => {
+                    let s = &sessions[&person];
+                    request = request
+                        .header(COOKIE, s.header())
+                        .header("x-csrf-token", &s.csrf);
+                }
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let to_login = status == StatusCode::SEE_OTHER
+                && response.headers()[LOCATION]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("/auth/login");
+            let denied =
+                status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN || to_login;
+            let should = allowed.contains(who);
+            if should == denied {
+                failures.push(format!(
+                    "{who} {method} {uri}: {status}, expected {}",
+                    if should { "allowed" } else { "denied" }
+                ));
+            } else if denied {
+                // Denials say why in the way the surface expects.
+                let expected_status = match (who, is_page) {
+                    ('A', true) => StatusCode::SEE_OTHER,
+                    ('A', false) => StatusCode::UNAUTHORIZED,
+                    _ => StatusCode::FORBIDDEN,
+                };
+                if status != expected_status {
+                    failures.push(format!(
+                        "{who} {method} {uri}: denied with {status}, not {expected_status}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn a_private_catalogue_sends_visitors_to_sign_in() {
+    let app = spawn_app(AppSpec {
+        auth: AuthSettings {
+            public_catalog: false,
+            ..AuthSettings::default()
+        },
+        ..AppSpec::default()
+    })
+    .await;
+    let home = client().get(format!("{}/", app.base)).send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::SEE_OTHER);
+    assert_eq!(home.headers()[LOCATION], "/auth/login?next=%2F");
+    let api = client()
+        .get(format!("{}/api/v1/apis", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+    let login = client()
+        .get(format!("{}/auth/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    assert_eq!(
+        client()
+            .get(format!("{}/healthz", app.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
