@@ -15,6 +15,7 @@ mod entity_ref;
 mod filter;
 mod import;
 mod kv;
+mod read_cache;
 mod relations;
 mod search;
 pub mod spec;

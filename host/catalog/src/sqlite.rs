@@ -17,6 +17,7 @@ use crate::db::{Database, DbError};
 use crate::entity::Relation;
 use crate::entity_ref::EntityRef;
 use crate::filter::{EntityFilter, Order};
+use crate::read_cache::ReadCache;
 use crate::search::{self, OperationRow, SearchQuery, SearchResults};
 use crate::store::{
     CatalogError, CatalogStore, Cursor, EntityJson, EntityPage, FacetCount, Facets, Fields,
@@ -33,12 +34,16 @@ pub struct SqliteStore {
     /// Read-only connections: WAL lets them read beside each other and beside the writer.
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
-    /// Recent search results with the catalogue generation they were computed at.
-    searches: Mutex<HashMap<SearchQuery, (i64, SearchResults)>>,
+    /// Recent search results.
+    searches: ReadCache<SearchQuery, SearchResults>,
+    /// Recent listings (`/entities`), by query.
+    listings: ReadCache<String, Vec<EntityJson>>,
 }
 
-/// How many distinct searches are remembered; the cache starts over when full.
-const SEARCH_CACHE_ENTRIES: usize = 512;
+/// How many distinct searches and listings are remembered.
+const CACHE_ENTRIES: usize = 512;
+/// About how much memory the listings cache may hold.
+const LISTINGS_CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 impl SqliteStore {
     /// A store on `db` (already migrated by [`Database::open`]).
@@ -71,7 +76,8 @@ impl SqliteStore {
             db: db.clone(),
             readers,
             next_reader: AtomicUsize::new(0),
-            searches: Mutex::default(),
+            searches: ReadCache::new(CACHE_ENTRIES, usize::MAX),
+            listings: ReadCache::new(CACHE_ENTRIES, LISTINGS_CACHE_BYTES),
         })
     }
 
@@ -184,6 +190,11 @@ impl CatalogStore for SqliteStore {
 
     fn list_entities(&self, query: &ListQuery) -> Result<Vec<EntityJson>, CatalogError> {
         let conn = self.reader();
+        let generation = generation(&conn)?;
+        let key = format!("{query:?}");
+        if let Some(items) = self.listings.get(&key, generation) {
+            return Ok(items);
+        }
         let mut params = Vec::new();
         let order = query.order.first();
         let sort = Order::sort_sql(order, &mut params);
@@ -203,8 +214,13 @@ impl CatalogStore for SqliteStore {
             .into_iter()
             .map(|(k, _, body)| (k, body))
             .collect();
-        let items = finish(&conn, rows, &query.fields)?;
-        Ok(items.into_iter().map(|(_, v)| v).collect())
+        let items: Vec<EntityJson> = finish(&conn, rows, &query.fields)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
+        let bytes = items.iter().map(|i| i.get().len()).sum();
+        self.listings.put(key, generation, items.clone(), bytes);
+        Ok(items)
     }
 
     fn query_entities(&self, query: &PageQuery) -> Result<EntityPage, CatalogError> {
@@ -351,27 +367,16 @@ impl CatalogStore for SqliteStore {
     }
 
     fn search(&self, query: &SearchQuery) -> Result<SearchResults, CatalogError> {
-        // Read the generation before the data: a write landing in between
-        // bumps it after committing, so a result is never cached as fresher than it is.
         let reader = self.reader();
-        let generation: i64 =
-            reader.query_row("SELECT value FROM catalog_generation", [], |r| r.get(0))?;
-        let cached = self
-            .searches
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(query)
-            .cloned();
-        if let Some((_, results)) = cached.filter(|(at, _)| *at == generation) {
+        let generation = generation(&reader)?;
+        if let Some(results) = self.searches.get(query, generation) {
             return Ok(results);
         }
         let results = search::run(&reader, query)?;
         drop(reader);
-        let mut searches = self.searches.lock().unwrap_or_else(|e| e.into_inner());
-        if searches.len() >= SEARCH_CACHE_ENTRIES {
-            searches.clear();
-        }
-        searches.insert(query.clone(), (generation, results.clone()));
+        // Searches are small: their count bounds the cache.
+        self.searches
+            .put(query.clone(), generation, results.clone(), 0);
         Ok(results)
     }
 
@@ -427,6 +432,13 @@ impl CatalogStore for SqliteStore {
     fn spec_document(&self, hash: &str) -> Result<Option<SpecDocument>, CatalogError> {
         sqlite_versions::document(&self.reader(), hash)
     }
+}
+
+/// The catalogue's write generation, read before the data it guards: a write
+/// landing in between bumps it after committing, so an answer is never
+/// cached as fresher than it is.
+fn generation(conn: &Connection) -> Result<i64, CatalogError> {
+    Ok(conn.query_row("SELECT value FROM catalog_generation", [], |r| r.get(0))?)
 }
 
 fn full_text_sql(ft: &FullTextFilter, params: &mut Vec<SqlValue>) -> String {

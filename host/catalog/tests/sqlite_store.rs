@@ -679,3 +679,36 @@ fn cached_searches_see_writes_from_this_store_and_from_another_connection() {
         "a write elsewhere invalidates too"
     );
 }
+
+#[test]
+fn cached_listings_see_writes_from_this_store_and_from_another_connection() {
+    let (dir, store) = store();
+    let apis = ListQuery {
+        filter: EntityFilter::parse(&["kind=api"]).unwrap(),
+        ..ListQuery::default()
+    };
+    let count = |store: &SqliteStore| store.list_entities(&apis).unwrap().len();
+    sync(
+        &store,
+        "file:/a",
+        vec![api("one", "One")],
+        OrphanPolicy::Keep,
+    );
+    assert_eq!(count(&store), 1);
+    assert_eq!(count(&store), 1, "answered again, from the cache");
+    sync(
+        &store,
+        "file:/b",
+        vec![api("two", "Two")],
+        OrphanPolicy::Keep,
+    );
+    assert_eq!(count(&store), 2, "a write through this store invalidates");
+    let other = SqliteStore::new(&Database::open(&dir.path().join("catalog.db")).unwrap()).unwrap();
+    sync(
+        &other,
+        "file:/c",
+        vec![api("three", "Three")],
+        OrphanPolicy::Keep,
+    );
+    assert_eq!(count(&store), 3, "a write elsewhere invalidates too");
+}
