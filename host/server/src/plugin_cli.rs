@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use portico_runtime::signing::{self, Signature};
+use portico_runtime::signing;
 use portico_runtime::{
-    AllowedHost, OutboundPolicy, PublicKey, Runtime, RuntimeConfig, SecretKey, TrustedPublisher,
+    AllowedHost, OutboundPolicy, PublicKey, Runtime, RuntimeConfig, SecretKey, Trust,
+    TrustedPublisher,
 };
 
 use crate::cli::{ConfigArgs, Failure, load_config};
@@ -371,20 +372,14 @@ fn verify(file: &Path, trust: &[String], config: ConfigArgs) -> Result<(), Failu
         });
     }
     let wasm = read(file)?;
-    crate::loader::check_signature(&policy, file, &wasm)?;
-    let detached = std::fs::read(signature_path(file)).ok();
-    let signature = match detached {
-        Some(bytes) => Some(Signature::parse(&bytes)?),
-        None => signing::split_signature(&wasm)?.1,
+    match crate::loader::check_signature(&policy, file, &wasm)? {
+        Trust::Trusted { publisher } => {
+            println!("{}: signed by {publisher}, trusted", file.display());
+            Ok(())
+        }
+        // With signatures required, anything else was refused above.
+        other => Err(anyhow::anyhow!("{}: {other:?}", file.display()).into()),
     }
-    .expect("a trusted package is signed");
-    println!(
-        "{}: signed by {} with {}, trusted",
-        file.display(),
-        signature.publisher,
-        signature.key
-    );
-    Ok(())
 }
 
 fn keygen(publisher: &str, output: Option<PathBuf>) -> Result<(), Failure> {
