@@ -47,26 +47,6 @@ struct Inner {
 }
 
 impl AppState {
-    /// Bundles the parts a running portal needs.
-    pub fn new(
-        config: Config,
-        db: Database,
-        catalog: Arc<dyn CatalogStore>,
-        runtime: Runtime,
-        plugins: Registry,
-        metrics: PrometheusHandle,
-    ) -> AppState {
-        Self::with_access(
-            config,
-            db,
-            catalog,
-            runtime,
-            plugins,
-            metrics,
-            Access::default(),
-        )
-    }
-
     /// Bundles the parts and what [`Access`] grants.
     pub fn with_access(
         config: Config,

@@ -342,7 +342,15 @@ mod tests {
             .build_recorder()
             .handle();
         (
-            AppState::new(config, db, catalog, runtime, Registry::default(), metrics),
+            AppState::with_access(
+                config,
+                db,
+                catalog,
+                runtime,
+                Registry::default(),
+                metrics,
+                crate::state::Access::default(),
+            ),
             dir,
         )
     }

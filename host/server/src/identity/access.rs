@@ -287,19 +287,14 @@ pub async fn authorize(State(state): State<AppState>, request: Request, next: Ne
         let (checked, passed) = check_csrf(request, &expected).await;
         request = checked;
         if !passed {
-            let db = state.db().clone();
-            let who = caller.clone();
-            let target = route.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                audit::record(
-                    &db,
-                    &who,
-                    "auth.csrf",
-                    &target,
-                    audit::Outcome::Denied,
-                    serde_json::Value::Null,
-                )
-            })
+            audit::record_off_thread(
+                state.db(),
+                &caller,
+                "auth.csrf",
+                route.clone(),
+                audit::Outcome::Denied,
+                serde_json::Value::Null,
+            )
             .await;
             return ApiError::Forbidden(
                 "the CSRF token is missing or wrong: send the form again from the portal".into(),
@@ -321,19 +316,14 @@ pub async fn authorize(State(state): State<AppState>, request: Request, next: Ne
     }
     if caller.actor.is_authenticated() {
         // Someone signed in probing beyond their roles is worth a record.
-        let db = state.db().clone();
-        let who = caller.clone();
-        let target = format!("{} {route}", request.method());
-        let _ = tokio::task::spawn_blocking(move || {
-            audit::record(
-                &db,
-                &who,
-                "access.denied",
-                &target,
-                audit::Outcome::Denied,
-                serde_json::Value::Null,
-            )
-        })
+        audit::record_off_thread(
+            state.db(),
+            &caller,
+            "access.denied",
+            format!("{} {route}", request.method()),
+            audit::Outcome::Denied,
+            serde_json::Value::Null,
+        )
         .await;
     }
     deny(&state, rule, &caller, &request)

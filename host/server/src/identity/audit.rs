@@ -141,7 +141,18 @@ pub async fn record_result<T>(
         Ok(_) => serde_json::json!({}),
         Err(error) => serde_json::json!({ "error": error.to_string() }),
     };
-    let outcome = Outcome::of(result);
+    record_off_thread(db, caller, action, target, Outcome::of(result), details).await;
+}
+
+/// [`record`], off the async threads (the insert is blocking SQLite work).
+pub async fn record_off_thread(
+    db: &Database,
+    caller: &Caller,
+    action: &'static str,
+    target: String,
+    outcome: Outcome,
+    details: Value,
+) {
     let db = db.clone();
     let caller = caller.clone();
     let _ = tokio::task::spawn_blocking(move || {
