@@ -9,6 +9,13 @@ cd "$(dirname "$0")/.."
 # rust-toolchain.toml asks rustup for the wasm32-wasip2 target; make sure it is there.
 rustup target add wasm32-wasip2 >/dev/null 2>&1 || true
 
+# The gateway tests start a real Caddy (Debian's package); the package's
+# systemd service is not needed: the tests run `caddy run` themselves.
+if ! command -v caddy >/dev/null 2>&1; then
+  apt-get update
+  apt-get install -y caddy
+fi
+
 # One release build serves the tests, the browser tests and the binary; its
 # time is printed because BENCHMARKS.md tracks the clean-build figure.
 started=$SECONDS

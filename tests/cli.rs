@@ -69,8 +69,8 @@ fn inspect_shows_manifest_world_wit_imports_and_exports() {
     for expected in [
         "hello-connector",
         "gateway-connector",
-        "portico:plugin/host@0.1.0",
-        "portico:plugin/connector@0.1.0",
+        "portico:plugin/host@0.1.1",
+        "portico:plugin/connector@0.1.1",
         "compatible:  yes",
     ] {
         assert!(text.contains(expected), "missing {expected}: {text}");
@@ -78,7 +78,7 @@ fn inspect_shows_manifest_world_wit_imports_and_exports() {
     let json = portico(&["plugin", "inspect", "--json", guests::HELLO_CONNECTOR]);
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(value["manifest"]["world"], "gateway-connector");
-    assert_eq!(value["wit_version"], "0.1.0");
+    assert_eq!(value["wit_version"], "0.1.1");
 }
 
 #[test]

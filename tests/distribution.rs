@@ -566,3 +566,57 @@ async fn cli_installs_from_a_url_with_its_detached_signature() {
     let err = refused(&run(args(&format!("{base}/missing.wasm"))).await);
     assert!(err.contains("404"), "{err}");
 }
+
+/// The WIT versioning policy: a plugin built against an older release of the
+/// host's track (the frozen `portico:plugin@0.1.0`) loads and runs, its host
+/// imports linked to the newer interfaces.
+#[tokio::test]
+async fn plugin_built_against_an_older_minor_wit_runs_on_this_host() {
+    assert_ne!(
+        portico_runtime::WIT_VERSION.to_string(),
+        "0.1.0",
+        "the host must be newer than the frozen fixture for this test to prove anything"
+    );
+    let inspect = ok(&portico(
+        Path::new("."),
+        &["plugin", "inspect", "--json", guests::FIXTURE_WIT_V0_1_0],
+    ));
+    let inspect: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    assert_eq!(inspect["wit_version"], "0.1.0", "{inspect}");
+
+    let settings = portico::config::PluginSettings {
+        config: "greeting = \"hello from the 0.1.0 contract\""
+            .parse()
+            .unwrap(),
+        ..Default::default()
+    };
+    let app = try_spawn_app(AppSpec {
+        plugins: vec![guests::FIXTURE_WIT_V0_1_0],
+        settings: vec![("fixture-wit-v0-1-0", settings)],
+        ..Default::default()
+    })
+    .await
+    .expect("a 0.1.0 plugin loads on this host");
+    let page = app
+        .plugin("fixture-wit-v0-1-0")
+        .discover(None)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.apis[0].description.as_deref(),
+        Some("hello from the 0.1.0 contract")
+    );
+    let listed = app
+        .get("/api/v1/plugins")
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let plugin = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "fixture-wit-v0-1-0")
+        .expect("listed");
+    assert_eq!(plugin["wit_version"], "0.1.0", "{plugin}");
+}

@@ -5,9 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use portico::config::{AuthSettings, CatalogSettings, PluginSettings, PublisherConfig};
+use portico::config::{
+    AuthSettings, CatalogSettings, GatewaySettings, PluginSettings, PublisherConfig,
+};
 use portico::{Config, Server};
 use tempfile::TempDir;
+
+pub mod caddy;
 
 /// Paths of the components built from `tests/fixtures/` and `examples/`.
 pub mod guests {
@@ -75,6 +79,8 @@ pub struct AppSpec {
     pub require_signatures: bool,
     /// `[plugins] trusted_publishers`.
     pub trusted_publishers: Vec<PublisherConfig>,
+    /// `[[gateways]]`.
+    pub gateways: Vec<GatewaySettings>,
 }
 
 /// A fresh configuration on port 0 with a temporary data directory.
@@ -119,6 +125,7 @@ pub async fn try_spawn_app(spec: AppSpec) -> anyhow::Result<TestApp> {
         .collect();
     config.plugins.require_signatures = spec.require_signatures;
     config.plugins.trusted_publishers = spec.trusted_publishers;
+    config.gateways = spec.gateways;
     let server = Server::start(config).await?;
     let base = format!("http://{}", server.addr);
     let client = reqwest::Client::builder()

@@ -5,6 +5,8 @@ mod catalog;
 mod catalog_locations;
 mod cli;
 mod distribution;
+mod docs;
+mod gateways;
 mod grants;
 mod hostile;
 mod identity;

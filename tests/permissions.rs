@@ -27,8 +27,11 @@ fn expected(method: &str, route: &str) -> &'static str {
         ("GET", "/metrics") => "MT",
         ("GET", "/api/v1/plugins" | "/api/v1/plugins/{id}" | "/plugins") => "VOMT",
         ("POST" | "DELETE", r) if r.starts_with("/api/v1/plugins") => "MT",
+        ("POST", r) if r.starts_with("/plugins") => "MT",
         ("POST" | "DELETE", r) if r.starts_with("/api/catalog/locations") => "OMT",
         ("GET", "/api/v1/audit" | "/admin/audit") => "MT",
+        ("GET", "/api/v1/gateways" | "/api/v1/gateways/{name}/runs" | "/admin/gateways") => "OMT",
+        ("POST", "/api/v1/gateways/{name}/sync" | "/admin/gateways/{name}/sync") => "MT",
         ("GET", "/profile") => "VDOMT",
         ("GET", r) if r.starts_with("/api/catalog/") || r.starts_with("/api/v1/apis") => READERS,
         ("POST", "/api/catalog/entities/by-refs") => READERS,
@@ -36,6 +39,7 @@ fn expected(method: &str, route: &str) -> &'static str {
             "GET",
             "/" | "/catalog" | "/apis/{namespace}/{name}" | "/catalog/{kind}/{namespace}/{name}",
         ) => READERS,
+        ("GET", r) if r.starts_with("/apis/{namespace}/{name}/") && r.contains("/docs") => READERS,
         _ => panic!("{method} {route} is not in the matrix: say who may call it"),
     }
 }
@@ -45,13 +49,23 @@ const PAGES: &[(&str, &str)] = &[
     ("GET", "/"),
     ("GET", "/catalog"),
     ("GET", "/apis/{namespace}/{name}"),
+    ("GET", "/apis/{namespace}/{name}/docs"),
+    ("GET", "/apis/{namespace}/{name}/docs.md"),
+    ("GET", "/apis/{namespace}/{name}/versions/{version}/docs"),
+    ("GET", "/apis/{namespace}/{name}/versions/{version}/docs.md"),
     ("GET", "/catalog/{kind}/{namespace}/{name}"),
     ("GET", "/plugins"),
+    ("POST", "/plugins"),
+    ("POST", "/plugins/{id}/enable"),
+    ("POST", "/plugins/{id}/disable"),
+    ("POST", "/plugins/{id}/remove"),
     ("GET", "/assets/{file}"),
     ("GET", "/auth/login"),
     ("POST", "/auth/login"),
     ("GET", "/profile"),
     ("GET", "/admin/audit"),
+    ("GET", "/admin/gateways"),
+    ("POST", "/admin/gateways/{name}/sync"),
 ];
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 // The tutorial gateway connector in JavaScript: it reports one API, named by
 // the config key `greeting_api`, and counts in its key-value store how often
 // it was asked. The same behaviour as examples/hello-connector (Rust).
-import { log, kvGet, kvSet, configGet } from 'portico:plugin/host@0.1.0';
+import { log, kvGet, kvSet, configGet } from 'portico:plugin/host@0.1.1';
 
 const unsupported = (what) => {
   // A thrown { tag, val } becomes the `plugin-error` of the result.

@@ -28,8 +28,8 @@ pub mod renderer {
         pub_export_macro: true,
         additional_derives: [PartialEq],
         with: {
-            "portico:plugin/types@0.1.0": crate::bindings::connector::portico::plugin::types,
-            "portico:plugin/host@0.1.0": crate::bindings::connector::portico::plugin::host,
+            "portico:plugin/types@0.1.1": crate::bindings::connector::portico::plugin::types,
+            "portico:plugin/host@0.1.1": crate::bindings::connector::portico::plugin::host,
         },
     });
 }
@@ -42,8 +42,8 @@ pub mod widget {
         pub_export_macro: true,
         additional_derives: [PartialEq],
         with: {
-            "portico:plugin/types@0.1.0": crate::bindings::connector::portico::plugin::types,
-            "portico:plugin/host@0.1.0": crate::bindings::connector::portico::plugin::host,
+            "portico:plugin/types@0.1.1": crate::bindings::connector::portico::plugin::types,
+            "portico:plugin/host@0.1.1": crate::bindings::connector::portico::plugin::host,
         },
     });
 }
@@ -56,8 +56,8 @@ pub mod billing {
         pub_export_macro: true,
         additional_derives: [PartialEq],
         with: {
-            "portico:plugin/types@0.1.0": crate::bindings::connector::portico::plugin::types,
-            "portico:plugin/host@0.1.0": crate::bindings::connector::portico::plugin::host,
+            "portico:plugin/types@0.1.1": crate::bindings::connector::portico::plugin::types,
+            "portico:plugin/host@0.1.1": crate::bindings::connector::portico::plugin::host,
         },
     });
 }
@@ -70,8 +70,8 @@ pub mod sandbox {
         pub_export_macro: true,
         additional_derives: [PartialEq],
         with: {
-            "portico:plugin/types@0.1.0": crate::bindings::connector::portico::plugin::types,
-            "portico:plugin/host@0.1.0": crate::bindings::connector::portico::plugin::host,
+            "portico:plugin/types@0.1.1": crate::bindings::connector::portico::plugin::types,
+            "portico:plugin/host@0.1.1": crate::bindings::connector::portico::plugin::host,
         },
     });
 }

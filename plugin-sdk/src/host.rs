@@ -137,6 +137,12 @@ pub mod log {
         host::log(level, message, &fields);
     }
 
+    /// Whether a line at `level` would be recorded: check it before building
+    /// costly trace or debug output that the operator's filter would drop.
+    pub fn enabled(level: Level) -> bool {
+        host::log_enabled(level)
+    }
+
     /// Fine detail for debugging a plugin.
     pub fn trace(message: &str, fields: &[(&str, &dyn Display)]) {
         log(Level::Trace, message, fields);

@@ -90,7 +90,7 @@ pub use bindings::connector::portico::plugin::types::{
 ///
 /// Written into every plugin as the custom section `portico:wit-version`; the
 /// host compares it with the versions it can load.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.1.1";
 
 /// A result whose error is a [`PluginError`].
 pub type Result<T, E = PluginError> = core::result::Result<T, E>;

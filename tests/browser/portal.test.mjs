@@ -12,6 +12,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import http from 'node:http';
+import Provider from 'oidc-provider';
 import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -405,6 +407,172 @@ describe('a portal with default branding', () => {
     assert.deepEqual([...titles].sort(), [...DEMO_TITLES].sort());
     assert.deepEqual(errors, []);
     await screenshot(page, 'home-default.png');
+    await page.close();
+  });
+});
+
+describe('installing a plugin from the plugins page', () => {
+  // Built by the Rust tests' build script (tests/build.rs); the SDK embeds its manifest.
+  const helloConnector =
+    process.env.HELLO_CONNECTOR_WASM ||
+    path.join(root, 'target/guests/wasm32-wasip2/release/hello_connector.wasm');
+  let portal;
+  let browser;
+
+  before(async () => {
+    await access(helloConnector).catch(() => {
+      throw new Error(`${helloConnector} not found: build the tests first (cargo build --release -p portico-tests --tests)`);
+    });
+    portal = await startPortal();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await portal?.stop();
+  });
+
+  /** Submits the form around `button` and waits for the page it answers with. */
+  async function press(page, button) {
+    await Promise.all([page.waitForNavigation(), button.click()]);
+  }
+
+  test('an admin uploads, switches off, switches on and removes a plugin without a restart', async () => {
+    const { page, errors } = await open(browser.context, `${portal.url}/plugins`);
+    await page.getByLabel('Username').fill(ADMIN.username);
+    await page.getByLabel('Password').fill(ADMIN.password);
+    await Promise.all([
+      page.waitForURL(`${portal.url}/plugins`),
+      page.getByRole('button', { name: 'Sign in' }).click(),
+    ]);
+    const row = page.locator('tbody tr', { has: page.locator('a.plugin-id', { hasText: /^hello-connector$/ }) });
+    assert.equal(await row.count(), 0, 'not installed yet');
+
+    await page.getByLabel('Plugin package').setInputFiles(helloConnector);
+    await press(page, page.getByRole('button', { name: 'Install' }));
+    assert.match(await page.getByRole('status').innerText(), /^Installed hello-connector \S+\.$/);
+    assert.equal(await row.count(), 1, 'listed with its health once installed');
+    await screenshot(page, 'plugin-installed.png');
+
+    const detail = page.locator('#plugin-hello-connector');
+    await press(page, detail.getByRole('button', { name: 'Switch off' }));
+    assert.equal(await row.count(), 0, 'a switched-off plugin is not loaded');
+    const switchedOff = page.locator('li', { hasText: 'hello-connector' });
+    await press(page, switchedOff.getByRole('button', { name: 'Switch on' }));
+    assert.equal(await row.count(), 1, 'switched back on');
+
+    await press(page, detail.getByRole('button', { name: 'Remove every version' }));
+    assert.equal(await page.getByRole('status').innerText(), 'Removed hello-connector.');
+    assert.equal(await row.count(), 0);
+    assert.deepEqual(errors, []);
+
+    // A file that is not a plugin is refused with the reason, and nothing changes.
+    const bogus = path.join(await mkdtemp(path.join(tmpdir(), 'portal-upload-')), 'bogus.wasm');
+    await writeFile(bogus, 'not a component');
+    await page.getByLabel('Plugin package').setInputFiles(bogus);
+    await press(page, page.getByRole('button', { name: 'Install' }));
+    assert.match(await page.getByRole('alert').innerText(), /WebAssembly|component|magic/i);
+    await page.close();
+  });
+});
+
+describe('single sign-on through a real OpenID Connect provider (oidc-provider)', () => {
+  const CLIENT = { id: 'portal', secret: 'browser-test-client-secret' };
+  // The provider's people: their claims, as an identity provider would hold them.
+  const PEOPLE = {
+    grace: {
+      preferred_username: 'grace',
+      name: 'Grace Hopper',
+      email: 'grace@example.com',
+      groups: ['portal-admins', 'partners-acme'],
+    },
+  };
+  let issuer;
+  let idp;
+  let portal;
+  let browser;
+  let secrets;
+
+  before(async () => {
+    // The provider listens first (the portal's configuration names it); it
+    // learns the portal's callback URL once the portal has a port.
+    let handle = (_req, res) => res.writeHead(503).end();
+    idp = http.createServer((req, res) => handle(req, res));
+    await new Promise((resolve) => idp.listen(0, '127.0.0.1', resolve));
+    issuer = `http://127.0.0.1:${idp.address().port}`;
+    secrets = await mkdtemp(path.join(tmpdir(), 'portal-oidc-'));
+    const secretFile = path.join(secrets, 'client-secret');
+    await writeFile(secretFile, CLIENT.secret);
+    portal = await startPortal(`[auth.oidc]
+issuer = ${str(issuer)}
+client_id = ${str(CLIENT.id)}
+client_secret = ${str(`file:${secretFile}`)}
+scopes = ["openid", "profile", "email", "groups"]
+button = "Sign in with Example SSO"
+group_claim = "groups"
+role_claim = "groups"
+allow_private_addresses = true
+[auth.oidc.role_mapping]
+portal-admins = "admin"
+`);
+    const provider = new Provider(issuer, {
+      clients: [
+        {
+          client_id: CLIENT.id,
+          client_secret: CLIENT.secret,
+          redirect_uris: [`${portal.url}/auth/oidc/callback`],
+        },
+      ],
+      claims: {
+        openid: ['sub'],
+        profile: ['name', 'preferred_username'],
+        email: ['email'],
+        groups: ['groups'],
+      },
+      scopes: ['openid', 'profile', 'email', 'groups'],
+      findAccount: async (_ctx, id) =>
+        PEOPLE[id] && { accountId: id, claims: async () => ({ sub: id, ...PEOPLE[id] }) },
+    });
+    handle = provider.callback();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await portal?.stop();
+    await new Promise((resolve) => (idp ? idp.close(resolve) : resolve()));
+    if (secrets) await rm(secrets, { recursive: true, force: true });
+  });
+
+  test('a person signs in at the provider and lands signed in with mapped roles and groups', async () => {
+    const { page } = await open(browser.context, `${portal.url}/auth/login?next=/profile`);
+    await Promise.all([
+      page.waitForURL((url) => url.href.startsWith(issuer)),
+      page.getByRole('link', { name: 'Sign in with Example SSO' }).click(),
+    ]);
+    await page.locator('input[name="login"]').fill('grace');
+    await page.locator('input[name="password"]').fill('any password');
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign-in' }).click()]);
+    let callback;
+    page.on('request', (request) => {
+      if (request.url().startsWith(`${portal.url}/auth/oidc/callback`)) callback = request.url();
+    });
+    await Promise.all([
+      page.waitForURL(`${portal.url}/profile`),
+      page.getByRole('button', { name: 'Continue' }).click(),
+    ]);
+    const profile = await page.locator('main').innerText();
+    assert.match(profile, /grace/);
+    assert.match(profile, /Grace Hopper/);
+    assert.match(profile, /admin/, 'the provider group portal-admins maps to the admin role');
+    assert.match(profile, /partners-acme/, 'provider groups become portal groups');
+    await screenshot(page, 'sso-profile.png');
+
+    // The same callback again (a replayed code and state) is refused, and says why.
+    assert.ok(callback, 'the provider sent the browser to the callback');
+    const replay = await page.goto(callback);
+    assert.equal(replay.status(), 400);
+    assert.match(await page.locator('main').innerText(), /not valid any more/);
     await page.close();
   });
 });

@@ -265,6 +265,33 @@ const MIGRATIONS: &[M<'static>] = &[
         SELECT RAISE(ABORT, 'the audit log is append-only');
     END;",
     ),
+    // Gateway syncs: one row per run of a gateway's connector, with what it
+    // found and did to the catalogue, how long the plugin and the store took,
+    // and why it failed.
+    M::up(
+        "CREATE TABLE gateway_runs (
+        id INTEGER PRIMARY KEY,
+        gateway TEXT NOT NULL,
+        trigger TEXT NOT NULL CHECK (trigger IN ('schedule', 'api', 'cli')),
+        status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+        started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        finished_at TEXT,
+        pages INTEGER NOT NULL DEFAULT 0,
+        discovered INTEGER NOT NULL DEFAULT 0,
+        added INTEGER NOT NULL DEFAULT 0,
+        updated INTEGER NOT NULL DEFAULT 0,
+        unchanged INTEGER NOT NULL DEFAULT 0,
+        orphaned INTEGER NOT NULL DEFAULT 0,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        rejected INTEGER NOT NULL DEFAULT 0,
+        plugin_ms INTEGER NOT NULL DEFAULT 0,
+        store_ms INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        -- a JSON array of what was not written, and why
+        problems TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX gateway_runs_by_gateway ON gateway_runs (gateway, id);",
+    ),
 ];
 
 /// A handle on the portal's SQLite database; cheap to clone.

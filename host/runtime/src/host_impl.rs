@@ -129,6 +129,16 @@ impl host::Host for CallState {
         }
     }
 
+    async fn log_enabled(&mut self, level: LogLevel) -> bool {
+        match level {
+            LogLevel::Trace => tracing::enabled!(target: "plugin", tracing::Level::TRACE),
+            LogLevel::Debug => tracing::enabled!(target: "plugin", tracing::Level::DEBUG),
+            LogLevel::Info => tracing::enabled!(target: "plugin", tracing::Level::INFO),
+            LogLevel::Warn => tracing::enabled!(target: "plugin", tracing::Level::WARN),
+            LogLevel::Error => tracing::enabled!(target: "plugin", tracing::Level::ERROR),
+        }
+    }
+
     async fn kv_get(&mut self, key: String) -> Result<Option<Vec<u8>>, KvError> {
         let p = &self.plugin;
         if p.kv_quota_bytes == 0 {

@@ -13,6 +13,7 @@ mod error;
 mod grants;
 mod health;
 mod host_impl;
+mod instance;
 pub mod manifest;
 mod outbound;
 pub mod package;
@@ -30,6 +31,7 @@ pub use error::{CallError, FaultKind, LoadError};
 pub use grants::{AmountGrant, Grants, HostGrant, SecretGrant};
 pub use health::{Health, HealthState, RecentError};
 pub use host_impl::{KvBackend, MemoryKv};
+pub use instance::PluginInstance;
 pub use manifest::{FailureMode, Manifest, ManifestError, World};
 pub use outbound::{AllowedHost, OutboundPolicy, is_public_address};
 pub use plugin::{Grant, Inspection, Origin, Plugin, PluginInfo};
@@ -43,4 +45,4 @@ pub fn component_digest(wasm: &[u8]) -> String {
 pub use signing::{PublicKey, SecretKey, SignatureError, Trust, TrustPolicy, TrustedPublisher};
 
 /// The version of the `portico:plugin` WIT package this host implements.
-pub static WIT_VERSION: LazyLock<semver::Version> = LazyLock::new(|| semver::Version::new(0, 1, 0));
+pub static WIT_VERSION: LazyLock<semver::Version> = LazyLock::new(|| semver::Version::new(0, 1, 1));

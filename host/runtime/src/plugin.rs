@@ -20,11 +20,11 @@ use crate::bindings;
 use crate::cache::{CacheOutcome, content_hash};
 use crate::engine::{EPOCH_TICK, Runtime, RuntimeInner};
 use crate::error::{CallError, FaultKind, LoadError};
-use crate::grants::{self, Grants};
+use crate::grants::Grants;
 use crate::health::{Admission, Health, HealthTracker};
 use crate::host_impl::PluginContext;
+use crate::instance;
 use crate::manifest::{self, Capabilities, FailureMode, Limits, Manifest, World};
-use crate::outbound::OutboundPolicy;
 use crate::signing::Trust;
 use crate::state::CallState;
 use crate::worlds::PluginError;
@@ -244,35 +244,18 @@ impl Runtime {
             ),
         };
 
-        let config_error = |reason: String| LoadError::Config {
+        let health = HealthTracker::new();
+        let (context, granted) = instance::granted_context(
+            manifest.id.clone(),
+            &manifest,
+            grant,
+            &inner.config,
+            health.stats.clone(),
+        )
+        .map_err(|reason| LoadError::Config {
             origin: origin.to_string(),
             reason,
-        };
-        let cfg = &inner.config;
-        let decision = grants::decide(&manifest, grant, cfg).map_err(config_error)?;
-        for problem in &decision.report.outbound_hosts.not_granted {
-            tracing::warn!(plugin = %manifest.id, %problem, "outbound host not granted");
-        }
-        let secrets = grant
-            .secrets
-            .iter()
-            .filter(|(name, _)| decision.report.secrets.granted.contains(name))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let health = HealthTracker::new();
-        let context = Arc::new(PluginContext {
-            id: manifest.id.clone(),
-            config: grant.config.clone(),
-            secrets,
-            kv: cfg.kv.clone(),
-            kv_quota_bytes: decision.report.kv_quota_bytes.granted,
-            outbound: Arc::new(OutboundPolicy {
-                allowed: decision.hosts,
-                allow_private_addresses: grant.allow_private_addresses,
-            }),
-            limits: decision.limits,
-            stats: health.stats.clone(),
-        });
+        })?;
         tracing::info!(plugin = %manifest.id, version = %manifest.version, %world, %origin, ?cache, "plugin loaded");
         let trust = match origin {
             Origin::Bundled(_) => Trust::Bundled,
@@ -288,7 +271,7 @@ impl Runtime {
             runtime: inner.clone(),
             sha256,
             cache,
-            grants: decision.report,
+            grants: granted,
             trust,
         })
     }
@@ -361,20 +344,34 @@ impl Plugin {
         function: &'static str,
         body: impl FnOnce(Store<CallState>) -> CallFuture<'c, T>,
     ) -> Result<T, CallError> {
+        self.call_in(&self.context, &self.health, function, body)
+            .await
+    }
+
+    /// [`call`](Self::call) with the grants and health of one instance of the
+    /// plugin (see [`crate::PluginInstance`]) instead of the plugin's own.
+    pub(crate) async fn call_in<'c, T: Send>(
+        &'c self,
+        context: &Arc<PluginContext>,
+        health: &HealthTracker,
+        function: &'static str,
+        body: impl FnOnce(Store<CallState>) -> CallFuture<'c, T>,
+    ) -> Result<T, CallError> {
         let plugin = self.id().to_owned();
-        if let Admission::Refused { faults, retry_in } = self.health.admit() {
+        if let Admission::Refused { faults, retry_in } = health.admit() {
             let error = CallError::CircuitOpen {
                 plugin,
                 faults,
                 retry_in_s: retry_in.as_secs().max(1),
             };
-            self.health.record_refused(FaultKind::CircuitOpen);
+            health.record_refused(FaultKind::CircuitOpen);
             return Err(error);
         }
-        let _permit = self.permit().await?;
+        let _permit = self.permit(health).await?;
         let started = Instant::now();
-        let limit = self.context.time_limit();
-        let mut store = Store::new(&self.runtime.engine, CallState::new(self.context.clone()));
+        let limits = context.limits;
+        let limit = context.time_limit();
+        let mut store = Store::new(&self.runtime.engine, CallState::new(context.clone()));
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(ticks(limit));
         store.epoch_deadline_trap();
@@ -382,18 +379,18 @@ impl Plugin {
         // The epoch stops guest code; the timer also stops a call parked on the host (a slow HTTP peer).
         let outcome = tokio::time::timeout(limit + 2 * EPOCH_TICK, body(store)).await;
         let result = match outcome {
-            Err(_elapsed) => Err(self.timeout(function)),
+            Err(_elapsed) => Err(self.timeout(function, limits)),
             Ok((_, Ok(Ok(value)))) => Ok(value),
             Ok((store, Ok(Err(error)))) => Err(self.plugin_failure(function, error, store.data())),
-            Ok((store, Err(fault))) => Err(self.classify(function, &fault, store.data())),
+            Ok((store, Err(fault))) => Err(self.classify(function, limits, &fault, store.data())),
         };
         let elapsed = started.elapsed();
         match &result {
-            Ok(_) => self.health.record(elapsed, Ok(())),
+            Ok(_) => health.record(elapsed, Ok(())),
             Err(e) => {
                 let kind = e.kind().unwrap_or(FaultKind::Trap);
-                tracing::warn!(plugin = %self.id(), function, error = %e, "plugin call failed");
-                self.health.record(elapsed, Err((kind, e.to_string())));
+                tracing::warn!(plugin = %context.id, function, error = %e, "plugin call failed");
+                health.record(elapsed, Err((kind, e.to_string())));
             }
         }
         result
@@ -401,7 +398,10 @@ impl Plugin {
 
     /// A call slot: at once when one is free, else after a wait in the
     /// bounded queue; refused when the queue is full.
-    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, CallError> {
+    async fn permit(
+        &self,
+        health: &HealthTracker,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, CallError> {
         let runtime = &self.runtime;
         if let Ok(permit) = runtime.permits.try_acquire() {
             return Ok(permit);
@@ -415,7 +415,7 @@ impl Plugin {
                 slots: runtime.config.max_concurrent_calls.max(1),
                 queued: max_queued,
             };
-            self.health.record_refused(FaultKind::Overloaded);
+            health.record_refused(FaultKind::Overloaded);
             return Err(error);
         }
         runtime
@@ -447,20 +447,26 @@ impl Plugin {
         }
     }
 
-    fn timeout(&self, function: &str) -> CallError {
+    fn timeout(&self, function: &str, limits: Limits) -> CallError {
         CallError::Timeout {
             plugin: self.id().to_owned(),
             function: function.to_owned(),
-            limit_ms: self.context.limits.time_ms,
+            limit_ms: limits.time_ms,
         }
     }
 
-    fn classify(&self, function: &str, fault: &wasmtime::Error, state: &CallState) -> CallError {
+    fn classify(
+        &self,
+        function: &str,
+        limits: Limits,
+        fault: &wasmtime::Error,
+        state: &CallState,
+    ) -> CallError {
         if state.limits.hit {
             return CallError::OutOfMemory {
                 plugin: self.id().to_owned(),
                 function: function.to_owned(),
-                limit_mb: self.context.limits.memory_mb,
+                limit_mb: limits.memory_mb,
             };
         }
         let trap = fault
@@ -468,7 +474,7 @@ impl Plugin {
             .find_map(|e| e.downcast_ref::<wasmtime::Trap>())
             .copied();
         if trap == Some(wasmtime::Trap::Interrupt) {
-            return self.timeout(function);
+            return self.timeout(function, limits);
         }
         let mut message = match trap {
             Some(trap) => trap.to_string(),

@@ -88,8 +88,11 @@ struct ApiAnswer {
     owner: Option<String>,
     /// Tags.
     tags: Vec<String>,
-    /// The source that reported it.
+    /// The source that reported it (`gateway:<name>` for APIs found on a gateway).
     source: String,
+    /// Where it is served, as its entity says (`spec.environments`): the base
+    /// URLs of an API found on a gateway, whether or not it has a spec.
+    environments: Vec<EnvironmentView>,
     /// The newest version, if it has any.
     latest_version: Option<String>,
     /// Its versions, newest first (semver where every version allows, else by publication).
@@ -246,10 +249,31 @@ fn summary(stored: &StoredEntity) -> ApiAnswer {
         owner,
         tags: entity.metadata.tags.clone(),
         source: stored.source.clone(),
+        environments: declared_environments(entity),
         latest_version: None,
         versions: Vec::new(),
         operations: Vec::new(),
     }
+}
+
+/// The entity's `spec.environments` (`{name, url, description}`); entries
+/// without a name and URL are skipped (descriptors are checked at import).
+fn declared_environments(entity: &portico_catalog::Entity) -> Vec<EnvironmentView> {
+    let text = |v: &serde_json::Value, key: &str| v.get(key)?.as_str().map(str::to_owned);
+    entity
+        .spec
+        .get("environments")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            Some(EnvironmentView {
+                name: text(e, "name")?,
+                url: text(e, "url")?,
+                description: text(e, "description"),
+            })
+        })
+        .collect()
 }
 
 /// `GET /api/v1/apis/{namespace}/{name}`: one API with its versions and operations.

@@ -1,5 +1,6 @@
 //! The command line: `portico serve`, `portico plugin ...` (in plugin_cli.rs),
-//! `portico catalog ...` and `portico user add` (in user_cli.rs).
+//! `portico catalog ...`, `portico user add` (in user_cli.rs) and
+//! `portico gateway ...` (in gateway_cli.rs).
 //!
 //! Bad input (a malformed `.wasm`, a wrong world, an unknown config key, an
 //! unusable database path) prints one message naming the file and the problem
@@ -42,6 +43,9 @@ enum Command {
     /// Creates local accounts (the first admin).
     #[command(subcommand)]
     User(crate::user_cli::UserCommand),
+    /// Lists the configured gateways and syncs one now.
+    #[command(subcommand)]
+    Gateway(crate::gateway_cli::GatewayCommand),
 }
 
 #[derive(Subcommand)]
@@ -127,6 +131,7 @@ pub fn main() -> ExitCode {
         Command::Plugin(command) => crate::plugin_cli::run(command),
         Command::Catalog(command) => catalog(command),
         Command::User(command) => crate::user_cli::run(command),
+        Command::Gateway(command) => crate::gateway_cli::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

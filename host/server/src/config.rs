@@ -14,10 +14,13 @@ use crate::branding::Branding;
 
 mod auth;
 mod catalog;
+mod gateways;
 mod plugins;
 
-pub use auth::{AuthSettings, RoleSettings, SecureCookies};
+pub use auth::{AuthSettings, OidcSettings, RoleSettings, SecureCookies};
 pub use catalog::CatalogSettings;
+pub(crate) use gateways::check as check_gateways;
+pub use gateways::{Every, GatewaySettings, HumaneDuration};
 pub use plugins::{PluginSettings, PluginsConfig, PublisherConfig};
 
 /// The whole configuration.
@@ -48,6 +51,8 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Sign-in, sessions, anonymous access and custom roles.
     pub auth: AuthSettings,
+    /// Gateway instances whose APIs the catalogue syncs (`[[gateways]]`).
+    pub gateways: Vec<GatewaySettings>,
 }
 
 impl Default for Config {
@@ -64,6 +69,7 @@ impl Default for Config {
             catalog: CatalogSettings::default(),
             admin_token: None,
             auth: AuthSettings::default(),
+            gateways: Vec::new(),
         }
     }
 }
@@ -159,7 +165,10 @@ impl Config {
 
     /// Parses a configuration file's text.
     pub fn parse(text: &str) -> anyhow::Result<Config> {
-        toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))
+        let config: Config =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))?;
+        gateways::check(&config.gateways)?;
+        Ok(config)
     }
 
     /// The directory scanned for plugins.

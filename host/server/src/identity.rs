@@ -5,6 +5,8 @@
 
 pub mod access;
 pub mod audit;
+mod csrf;
+pub mod oidc;
 pub mod roles;
 pub mod sessions;
 pub mod users;
@@ -124,6 +126,28 @@ pub struct Caller {
     pub csrf: Option<String>,
 }
 
+impl Caller {
+    /// The portal itself acting without a request (a CLI command, the
+    /// plugins-directory watcher), named by `id` (`system:<id>`) and `name`.
+    pub fn system(id: &str, name: &str) -> Caller {
+        Caller {
+            actor: Actor {
+                id: format!("system:{id}"),
+                name: name.to_owned(),
+                kind: ActorKind::System,
+                user_id: None,
+                roles: BTreeSet::new(),
+                groups: BTreeSet::new(),
+                permissions: BTreeSet::new(),
+            },
+            ip: None,
+            user_agent: None,
+            request_id: None,
+            csrf: None,
+        }
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
@@ -138,10 +162,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 pub struct Identity {
     roles: Roles,
     limiter: LoginLimiter,
+    oidc: Option<oidc::Oidc>,
 }
 
 impl Identity {
-    /// From `[auth]`.
+    /// From `[auth]` (checked when the configuration loaded).
     pub fn new(settings: &AuthSettings) -> Identity {
         Identity {
             roles: Roles::new(settings),
@@ -149,7 +174,15 @@ impl Identity {
                 settings.max_failed_logins,
                 Duration::from_secs(settings.failed_login_window_secs),
             ),
+            oidc: settings.oidc.as_ref().map(|s| {
+                oidc::Oidc::new(s).expect("[auth.oidc] was checked when the configuration loaded")
+            }),
         }
+    }
+
+    /// The single sign-on provider, when `[auth.oidc]` is set.
+    pub fn oidc(&self) -> Option<&oidc::Oidc> {
+        self.oidc.as_ref()
     }
 
     /// Every role.
@@ -262,7 +295,7 @@ pub(crate) mod test_support {
             .handle();
         let access = Access {
             admin_token: Some(super::access::AdminToken::new(token)),
-            url_reader: None,
+            ..Access::default()
         };
         let state = AppState::with_access(
             config,

@@ -7,7 +7,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
-use crate::{api, apis_api, catalog_api, identity_api, locations_api, plugins_api};
+use crate::{api, apis_api, catalog_api, gateways_api, identity_api, locations_api, plugins_api};
 
 /// The document's fixed parts; paths and schemas come from the routers.
 #[derive(OpenApi)]
@@ -21,6 +21,7 @@ use crate::{api, apis_api, catalog_api, identity_api, locations_api, plugins_api
         (name = "plugins", description = "Installed plugins, their grants and health"),
         (name = "catalog", description = "Backstage-compatible catalogue API"),
         (name = "apis", description = "The portal's APIs: search, versions, operations and spec documents"),
+        (name = "gateways", description = "Gateway instances, their sync runs, and syncs on demand"),
         (name = "identity", description = "The caller, and the audit log")
     ),
     modifiers(&AdminToken)
@@ -57,6 +58,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(locations_api::router())
         .merge(plugins_api::router())
         .merge(identity_api::router())
+        .merge(gateways_api::router())
 }
 
 #[cfg(test)]
@@ -83,6 +85,9 @@ mod tests {
             "/api/v1/apis/{namespace}/{name}/versions/{version}/spec",
             "/api/v1/audit",
             "/api/v1/me",
+            "/api/v1/gateways",
+            "/api/v1/gateways/{name}/runs",
+            "/api/v1/gateways/{name}/sync",
         ] {
             assert!(json["paths"].get(path).is_some(), "{path} is documented");
         }

@@ -14,8 +14,11 @@ use anyhow::{Context as _, bail};
 use portico_runtime::manifest::read_sections;
 use portico_runtime::{Manifest, Origin, Registry, Runtime, TrustPolicy};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::config::Config;
+use crate::identity::Caller;
+use crate::identity::audit::{self, Outcome};
 use crate::loader::{self, check_signature, signature_path};
 
 /// The file recording active versions and disabled plugins, inside the plugins directory.
@@ -439,7 +442,9 @@ pub fn spawn_watcher(
             let state = state.clone();
             let outcome = tokio::task::spawn_blocking(move || {
                 let _one_at_a_time = CHANGES.lock().unwrap_or_else(|e| e.into_inner());
-                reconcile(state.runtime(), state.config(), state.plugins(), false)
+                let report = reconcile(state.runtime(), state.config(), state.plugins(), false)?;
+                audit_reload(&state, &report);
+                anyhow::Ok(report)
             })
             .await;
             match outcome {
@@ -452,4 +457,32 @@ pub fn spawn_watcher(
             }
         }
     })
+}
+
+/// Records what a reload changed in the audit log, as the watcher's doing:
+/// a file dropped in or a `portico plugin` command run beside the server
+/// leaves the same trail as a change through the API.
+fn audit_reload(state: &crate::AppState, report: &Reconciled) {
+    let watcher = Caller::system("plugins-dir", "plugins directory watcher");
+    let db = state.db();
+    for loaded in &report.loaded {
+        let (id, version) = loaded.split_once(' ').unwrap_or((loaded, ""));
+        let details = json!({ "version": version });
+        audit::record(db, &watcher, "plugin.load", id, Outcome::Success, details);
+    }
+    for id in &report.unloaded {
+        audit::record(
+            db,
+            &watcher,
+            "plugin.unload",
+            id,
+            Outcome::Success,
+            json!({}),
+        );
+    }
+    let dir = state.config().plugins_dir().display().to_string();
+    for problem in &report.failed {
+        let details = json!({ "error": problem });
+        audit::record(db, &watcher, "plugin.load", &dir, Outcome::Failure, details);
+    }
 }

@@ -23,7 +23,7 @@ use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
 /// The largest plugin upload (componentize-py components are about 20 MB).
-const MAX_UPLOAD: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_UPLOAD: usize = 64 * 1024 * 1024;
 
 /// The header carrying a detached signature (the `.sig` document).
 const SIGNATURE_HEADER: &str = "portico-signature";
@@ -72,11 +72,11 @@ struct InstallOptions {
 
 /// What an install did.
 #[derive(Serialize, ToSchema)]
-struct InstallAnswer {
+pub(crate) struct InstallAnswer {
     /// The file written.
-    installed: Installed,
+    pub installed: Installed,
     /// What the reload changed.
-    reloaded: Reconciled,
+    pub reloaded: Reconciled,
 }
 
 /// Installs a plugin package (the `.wasm` as the body) without a restart.
@@ -97,6 +97,19 @@ async fn install_plugin(
     body: Bytes,
 ) -> Result<(StatusCode, Json<InstallAnswer>), ApiError> {
     let signature = headers.get(SIGNATURE_HEADER).map(|v| v.as_bytes().to_vec());
+    let answer = install(&state, &caller, body, signature, options.activate).await?;
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+/// Installs a package (with its detached signature, if any) and loads it,
+/// or refuses it and leaves the version serving; audited.
+pub(crate) async fn install(
+    state: &AppState,
+    caller: &Caller,
+    package: Bytes,
+    signature: Option<Vec<u8>>,
+    activate: bool,
+) -> Result<InstallAnswer, ApiError> {
     let answer = change(state.clone(), move |state, store| {
         let policy = state
             .config()
@@ -107,9 +120,9 @@ async fn install_plugin(
             .install(
                 state.runtime(),
                 &policy,
-                &body,
+                &package,
                 signature.as_deref(),
-                options.activate,
+                activate,
             )
             .map_err(|e| match e {
                 InstallError::Refused(why) => ApiError::BadRequest(why),
@@ -140,8 +153,8 @@ async fn install_plugin(
         Ok(a) => format!("{}@{}", a.installed.id, a.installed.version),
         Err(_) => "upload".to_owned(),
     };
-    record_result(state.db(), &caller, "plugin.install", target, &answer).await;
-    Ok((StatusCode::CREATED, Json(answer?)))
+    record_result(state.db(), caller, "plugin.install", target, &answer).await;
+    answer
 }
 
 /// Which version to remove.
@@ -164,19 +177,29 @@ async fn remove_plugin(
     Path(id): Path<String>,
     Query(options): Query<RemoveOptions>,
 ) -> Result<Json<Reconciled>, ApiError> {
-    let target = match &options.version {
+    remove(&state, &caller, id, options.version).await.map(Json)
+}
+
+/// Removes every version of a plugin, or one; audited.
+pub(crate) async fn remove(
+    state: &AppState,
+    caller: &Caller,
+    id: String,
+    version: Option<String>,
+) -> Result<Reconciled, ApiError> {
+    let target = match &version {
         Some(version) => format!("{id}@{version}"),
         None => id.clone(),
     };
     let result = change(state.clone(), move |state, store| {
         store
-            .remove(&id, options.version.as_deref())
+            .remove(&id, version.as_deref())
             .map_err(|e| ApiError::NotFound(format!("{e:#}")))?;
         reload(state)
     })
     .await;
-    record_result(state.db(), &caller, "plugin.remove", target, &result).await;
-    result.map(Json)
+    record_result(state.db(), caller, "plugin.remove", target, &result).await;
+    result
 }
 
 /// Switches a plugin back on.
@@ -191,7 +214,7 @@ async fn enable_plugin(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Reconciled>, ApiError> {
-    set_enabled(state, caller, id, true).await
+    set_enabled(&state, &caller, id, true).await.map(Json)
 }
 
 /// Switches a plugin off without removing it; calls in flight finish.
@@ -206,15 +229,16 @@ async fn disable_plugin(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Reconciled>, ApiError> {
-    set_enabled(state, caller, id, false).await
+    set_enabled(&state, &caller, id, false).await.map(Json)
 }
 
-async fn set_enabled(
-    state: AppState,
-    caller: Caller,
+/// Switches a plugin on or off; audited.
+pub(crate) async fn set_enabled(
+    state: &AppState,
+    caller: &Caller,
     id: String,
     enabled: bool,
-) -> Result<Json<Reconciled>, ApiError> {
+) -> Result<Reconciled, ApiError> {
     let target = id.clone();
     let result = change(state.clone(), move |state, store| {
         store
@@ -228,8 +252,8 @@ async fn set_enabled(
     } else {
         "plugin.disable"
     };
-    record_result(state.db(), &caller, action, target, &result).await;
-    result.map(Json)
+    record_result(state.db(), caller, action, target, &result).await;
+    result
 }
 
 /// Runs a change to the installed plugins off the async threads, one at a time.

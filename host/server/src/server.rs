@@ -24,6 +24,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
+use crate::gateways::{self, Gateways};
 use crate::identity::access::{self, AdminToken};
 use crate::identity::{roles::Roles, users};
 use crate::problem::ApiError;
@@ -149,6 +150,7 @@ pub fn prepare(config: Config) -> anyhow::Result<AppState> {
             Ok(handle) => locations::url_reader(&config.catalog, handle)?,
             Err(_) => None,
         },
+        gateways: Arc::new(Gateways::resolve(&config, &plugins)?),
     };
     Ok(AppState::with_access(
         config,
@@ -173,6 +175,8 @@ pub struct Server {
     refresher: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
     /// Follows the plugins directory on `[plugins] watch_interval_ms`.
     watcher: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+    /// Syncs each gateway on its `sync_interval`.
+    gateway_schedules: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
 }
 
 impl Server {
@@ -180,6 +184,15 @@ impl Server {
     pub async fn start(config: Config) -> anyhow::Result<Server> {
         let listen = config.listen.clone();
         let state = tokio::task::spawn_blocking(move || prepare(config)).await??;
+        let db = state.db().clone();
+        let interrupted =
+            tokio::task::spawn_blocking(move || gateways::runs::close_interrupted(&db)).await??;
+        if interrupted > 0 {
+            tracing::warn!(
+                runs = interrupted,
+                "gateway syncs interrupted by the last stop were closed as failed"
+            );
+        }
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -199,6 +212,9 @@ impl Server {
         let (stop_refresh, stopped) = oneshot::channel::<()>();
         let refresher =
             locations::spawn_refresher(state.clone(), stopped).map(|handle| (stop_refresh, handle));
+        let (stop_schedules, stopped) = oneshot::channel::<()>();
+        let gateway_schedules = gateways::spawn_schedules(state.clone(), stopped)
+            .map(|handle| (stop_schedules, handle));
         let watch = state.config().plugins.watch_interval_ms;
         let watcher = (watch > 0).then(|| {
             let (stop, stopped) = oneshot::channel::<()>();
@@ -217,6 +233,7 @@ impl Server {
             task,
             refresher,
             watcher,
+            gateway_schedules,
         })
     }
 
@@ -225,9 +242,13 @@ impl Server {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        for (stop, task) in [self.refresher.take(), self.watcher.take()]
-            .into_iter()
-            .flatten()
+        for (stop, task) in [
+            self.refresher.take(),
+            self.watcher.take(),
+            self.gateway_schedules.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             let _ = stop.send(());
             let _ = tokio::time::timeout(grace, task).await;

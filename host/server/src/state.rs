@@ -10,7 +10,9 @@ use portico_runtime::{Registry, Runtime};
 
 use crate::branding::Branding;
 use crate::config::Config;
+use crate::docs::DocsService;
 use crate::fetch::BlockingReader;
+use crate::gateways::Gateways;
 use crate::identity::Identity;
 use crate::identity::access::AdminToken;
 
@@ -22,6 +24,8 @@ pub struct Access {
     pub admin_token: Option<AdminToken>,
     /// Reads URLs on `[catalog] allowed_hosts`; none: no URL is read.
     pub url_reader: Option<BlockingReader>,
+    /// The gateway instances of `[[gateways]]`, their secrets resolved.
+    pub gateways: Arc<Gateways>,
 }
 
 /// The shared state of the app; cheap to clone.
@@ -44,6 +48,8 @@ struct Inner {
     /// Held while a location is registered or deleted, so two requests for
     /// the same target cannot both register it.
     locations: tokio::sync::Mutex<()>,
+    /// Rendered API docs, cached.
+    docs: DocsService,
 }
 
 impl AppState {
@@ -70,6 +76,7 @@ impl AppState {
                 ready: AtomicBool::new(false),
                 access,
                 locations: tokio::sync::Mutex::new(()),
+                docs: DocsService::default(),
             }),
         }
     }
@@ -122,6 +129,16 @@ impl AppState {
     /// The catalogue's URL reader, when `[catalog] allowed_hosts` lists any.
     pub fn url_reader(&self) -> Option<&BlockingReader> {
         self.inner.access.url_reader.as_ref()
+    }
+
+    /// The configured gateway instances.
+    pub fn gateways(&self) -> &Gateways {
+        &self.inner.access.gateways
+    }
+
+    /// Rendered API docs and their cache.
+    pub fn docs(&self) -> &DocsService {
+        &self.inner.docs
     }
 
     /// The lock that serialises location registrations and deletions.

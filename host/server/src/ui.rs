@@ -8,7 +8,10 @@
 mod assets;
 mod auth;
 mod catalog;
+mod docs;
 mod entity;
+mod gateways;
+mod oidc;
 mod plugins;
 
 use askama::Template;
@@ -39,10 +42,13 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .merge(plugins::router())
+        .merge(gateways::router())
         .merge(catalog::router())
         .merge(entity::router())
+        .merge(docs::router())
         .merge(assets::router())
         .merge(auth::router())
+        .merge(oidc::router())
 }
 
 /// What every page shares: title, theme, header and footer.
@@ -394,7 +400,13 @@ mod tests {
     ) -> (StatusCode, axum::http::HeaderMap, String) {
         let response = router()
             .with_state(state.clone())
-            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .oneshot(
+                Request::get(uri)
+                    // What the access layer would add: here a caller with no permissions.
+                    .extension(crate::identity::Caller::system("test", "unit test"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
             .await
             .unwrap();
         let status = response.status();

@@ -13,10 +13,10 @@ use portico_catalog::Database;
 use serde_json::json;
 
 use crate::cli::{ConfigArgs, Failure, load_config};
+use crate::identity::Caller;
 use crate::identity::audit::{self, Outcome};
 use crate::identity::roles::Roles;
 use crate::identity::users::{self, NewUser, UserError};
-use crate::identity::{Actor, ActorKind, Caller};
 
 /// `portico user ...`.
 #[derive(Subcommand)]
@@ -84,21 +84,7 @@ pub(crate) fn run(command: UserCommand) -> Result<(), Failure> {
         users::add_to_group(&db, id, group)
             .map_err(|e| crate::cli::failed(anyhow::Error::from(e)))?;
     }
-    let caller = Caller {
-        actor: Actor {
-            id: "system:cli".into(),
-            name: "portico user add".into(),
-            kind: ActorKind::System,
-            user_id: None,
-            roles: Default::default(),
-            groups: Default::default(),
-            permissions: Default::default(),
-        },
-        ip: None,
-        user_agent: None,
-        request_id: None,
-        csrf: None,
-    };
+    let caller = Caller::system("cli", "portico user add");
     audit::record(
         &db,
         &caller,

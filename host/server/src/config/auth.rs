@@ -1,6 +1,7 @@
 //! `[auth]`: sign-in and sessions (sign-up, cookie security, lifetimes,
-//! failed sign-in limits), what anonymous visitors may read, and custom roles
-//! (`[auth.roles.<name>] permissions = [...]`) next to the built-in ones.
+//! failed sign-in limits), what anonymous visitors may read, custom roles
+//! (`[auth.roles.<name>] permissions = [...]`) next to the built-in ones, and
+//! single sign-on through an OpenID Connect provider (`[auth.oidc]`).
 
 use std::collections::BTreeMap;
 
@@ -31,6 +32,58 @@ pub struct AuthSettings {
     pub failed_login_window_secs: u64,
     /// Custom roles by name, each with its permissions.
     pub roles: BTreeMap<String, RoleSettings>,
+    /// Sign-in through an OpenID Connect provider.
+    pub oidc: Option<OidcSettings>,
+}
+
+/// `[auth.oidc]`: the provider, this portal's client at it, and how claims
+/// become roles and groups.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSettings {
+    /// The issuer URL; its `/.well-known/openid-configuration` is read at the first sign-in.
+    pub issuer: String,
+    /// This portal's client id at the provider.
+    pub client_id: String,
+    /// The client secret, by reference (`env:VAR` or `file:/path`).
+    pub client_secret: String,
+    /// Scopes asked for; `openid` is always included.
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// The sign-in button's text.
+    #[serde(default = "default_button")]
+    pub button: String,
+    /// The callback registered at the provider; default: this portal's
+    /// `/auth/oidc/callback` on the host the browser used.
+    #[serde(default)]
+    pub redirect_url: Option<String>,
+    /// The claim listing the person's roles at the provider (a string or an array).
+    #[serde(default)]
+    pub role_claim: Option<String>,
+    /// Provider role (a value of `role_claim`) to portal role.
+    #[serde(default)]
+    pub role_mapping: BTreeMap<String, String>,
+    /// The claim listing the person's groups; its values become portal groups.
+    #[serde(default)]
+    pub group_claim: Option<String>,
+    /// The role of a person none of whose provider roles is mapped.
+    #[serde(default = "default_oidc_role")]
+    pub default_role: String,
+    /// Whether the provider may be on a private or loopback address (development).
+    #[serde(default)]
+    pub allow_private_addresses: bool,
+}
+
+fn default_scopes() -> Vec<String> {
+    ["openid", "profile", "email"].map(String::from).to_vec()
+}
+
+fn default_button() -> String {
+    "Sign in with single sign-on".to_owned()
+}
+
+fn default_oidc_role() -> String {
+    "developer".to_owned()
 }
 
 impl Default for AuthSettings {
@@ -44,6 +97,7 @@ impl Default for AuthSettings {
             max_failed_logins: 5,
             failed_login_window_secs: 300,
             roles: BTreeMap::new(),
+            oidc: None,
         }
     }
 }
@@ -97,10 +151,42 @@ impl AuthSettings {
                 );
             }
         }
+        if let Some(oidc) = &self.oidc {
+            oidc.check(|role| BUILTIN_ROLES.contains(&role) || self.roles.contains_key(role))?;
+        }
         if self.session_lifetime_secs == 0 || self.idle_timeout_secs == 0 {
             anyhow::bail!("auth: session_lifetime_secs and idle_timeout_secs must be positive");
         }
         Ok(())
+    }
+}
+
+impl OidcSettings {
+    /// Checks the URLs and that every mapped role exists; errors name the key.
+    fn check(&self, role_exists: impl Fn(&str) -> bool) -> anyhow::Result<()> {
+        let url = |key: &str, value: &str| -> anyhow::Result<()> {
+            let parsed = url::Url::parse(value)
+                .map_err(|e| anyhow::anyhow!("auth.oidc.{key}: `{value}` is not a URL: {e}"))?;
+            if !matches!(parsed.scheme(), "https" | "http") {
+                anyhow::bail!("auth.oidc.{key}: `{value}` must be an https (or http) URL");
+            }
+            Ok(())
+        };
+        url("issuer", &self.issuer)?;
+        if let Some(redirect) = &self.redirect_url {
+            url("redirect_url", redirect)?;
+        }
+        if self.client_id.is_empty() {
+            anyhow::bail!("auth.oidc.client_id: must not be empty");
+        }
+        for role in self.role_mapping.values().chain([&self.default_role]) {
+            if !role_exists(role) {
+                anyhow::bail!("auth.oidc: role `{role}` is neither built in nor in [auth.roles]");
+            }
+        }
+        super::resolve_secret(&self.client_secret)
+            .map_err(|e| anyhow::anyhow!("auth.oidc.client_secret: {e:#}"))?;
+        crate::identity::oidc::Oidc::new(self).map(drop)
     }
 }
 

@@ -4,7 +4,6 @@
 //! cookie, or nobody) and checking the CSRF token of cookie-borne writes.
 //! A route missing from the table is denied, whoever asks.
 
-use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
@@ -12,10 +11,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::csrf::check_csrf;
 use super::roles::{
-    AUDIT_READ, CATALOG_READ, CATALOG_WRITE, METRICS_READ, PLUGINS_MANAGE, PLUGINS_READ,
+    AUDIT_READ, CATALOG_READ, CATALOG_WRITE, GATEWAYS_READ, GATEWAYS_SYNC, METRICS_READ,
+    PLUGINS_MANAGE, PLUGINS_READ,
 };
-use super::sessions::{self, COOKIE, CSRF_HEADER};
+use super::sessions::{self, COOKIE};
 use super::{Actor, Caller, audit, users};
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -142,22 +143,69 @@ pub const RULES: &[Rule] = &[
         "/api/v1/plugins/{id}/disable",
         Need::Permission(PLUGINS_MANAGE),
     ),
+    api("GET", "/api/v1/gateways", Need::Permission(GATEWAYS_READ)),
+    api(
+        "GET",
+        "/api/v1/gateways/{name}/runs",
+        Need::Permission(GATEWAYS_READ),
+    ),
+    api(
+        "POST",
+        "/api/v1/gateways/{name}/sync",
+        Need::Permission(GATEWAYS_SYNC),
+    ),
     api("GET", "/api/v1/audit", Need::Permission(AUDIT_READ)),
     api("GET", "/api/v1/me", Need::Public),
     // Pages
     page("GET", "/", READ),
     page("GET", "/catalog", READ),
     page("GET", "/apis/{namespace}/{name}", READ),
+    page("GET", "/apis/{namespace}/{name}/docs", READ),
+    page("GET", "/apis/{namespace}/{name}/docs.md", READ),
+    page(
+        "GET",
+        "/apis/{namespace}/{name}/versions/{version}/docs",
+        READ,
+    ),
+    page(
+        "GET",
+        "/apis/{namespace}/{name}/versions/{version}/docs.md",
+        READ,
+    ),
     page("GET", "/catalog/{kind}/{namespace}/{name}", READ),
     page("GET", "/plugins", Need::Permission(PLUGINS_READ)),
+    page("POST", "/plugins", Need::Permission(PLUGINS_MANAGE)),
+    page(
+        "POST",
+        "/plugins/{id}/enable",
+        Need::Permission(PLUGINS_MANAGE),
+    ),
+    page(
+        "POST",
+        "/plugins/{id}/disable",
+        Need::Permission(PLUGINS_MANAGE),
+    ),
+    page(
+        "POST",
+        "/plugins/{id}/remove",
+        Need::Permission(PLUGINS_MANAGE),
+    ),
     page("GET", "/assets/{file}", Need::Public),
     page("GET", "/auth/login", Need::Public),
     page("POST", "/auth/login", Need::Public),
     page("POST", "/auth/logout", Need::Public),
+    page("GET", "/auth/oidc/login", Need::Public),
+    page("GET", "/auth/oidc/callback", Need::Public),
     page("GET", "/auth/signup", Need::Public),
     page("POST", "/auth/signup", Need::Public),
     page("GET", "/profile", Need::SignedIn),
     page("GET", "/admin/audit", Need::Permission(AUDIT_READ)),
+    page("GET", "/admin/gateways", Need::Permission(GATEWAYS_READ)),
+    page(
+        "POST",
+        "/admin/gateways/{name}/sync",
+        Need::Permission(GATEWAYS_SYNC),
+    ),
 ];
 
 /// The rule of a routed request.
@@ -394,43 +442,9 @@ fn is_write(method: &Method) -> bool {
     )
 }
 
-/// The largest form read to find its CSRF field.
-const MAX_FORM: usize = 1024 * 1024;
-
-/// Checks the `x-csrf-token` header or, for a form, its `csrf` field; gives
-/// the request back with its body intact.
-async fn check_csrf(request: Request, expected: &str) -> (Request, bool) {
-    let matches = |candidate: &str| -> bool {
-        !candidate.is_empty() && bool::from(candidate.as_bytes().ct_eq(expected.as_bytes()))
-    };
-    if let Some(token) = request
-        .headers()
-        .get(CSRF_HEADER)
-        .and_then(|v| v.to_str().ok())
-    {
-        let ok = matches(token);
-        return (request, ok);
-    }
-    let is_form = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return (request, false);
-    }
-    let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM).await else {
-        return (Request::from_parts(parts, Body::empty()), false);
-    };
-    let ok = url::form_urlencoded::parse(&bytes)
-        .find(|(k, _)| k == "csrf")
-        .is_some_and(|(_, v)| matches(&v));
-    (Request::from_parts(parts, Body::from(bytes)), ok)
-}
-
 #[cfg(test)]
 mod tests {
+    use axum::body::Body;
     use axum::http::{Request as HttpRequest, StatusCode};
     use tower::ServiceExt as _;
 
@@ -500,16 +514,28 @@ mod tests {
         ("GET", "/"),
         ("GET", "/catalog"),
         ("GET", "/apis/{namespace}/{name}"),
+        ("GET", "/apis/{namespace}/{name}/docs"),
+        ("GET", "/apis/{namespace}/{name}/docs.md"),
+        ("GET", "/apis/{namespace}/{name}/versions/{version}/docs"),
+        ("GET", "/apis/{namespace}/{name}/versions/{version}/docs.md"),
         ("GET", "/catalog/{kind}/{namespace}/{name}"),
         ("GET", "/plugins"),
+        ("POST", "/plugins"),
+        ("POST", "/plugins/{id}/enable"),
+        ("POST", "/plugins/{id}/disable"),
+        ("POST", "/plugins/{id}/remove"),
         ("GET", "/assets/{file}"),
         ("GET", "/auth/login"),
         ("POST", "/auth/login"),
         ("POST", "/auth/logout"),
+        ("GET", "/auth/oidc/login"),
+        ("GET", "/auth/oidc/callback"),
         ("GET", "/auth/signup"),
         ("POST", "/auth/signup"),
         ("GET", "/profile"),
         ("GET", "/admin/audit"),
+        ("GET", "/admin/gateways"),
+        ("POST", "/admin/gateways/{name}/sync"),
     ];
 
     /// A route template with `x` for every parameter.

@@ -20,6 +20,10 @@ pub const AUDIT_READ: &str = "audit.read";
 pub const USERS_MANAGE: &str = "users.manage";
 /// Scrape `/metrics`.
 pub const METRICS_READ: &str = "metrics.read";
+/// See the gateways and their sync runs.
+pub const GATEWAYS_READ: &str = "gateways.read";
+/// Sync a gateway on demand.
+pub const GATEWAYS_SYNC: &str = "gateways.sync";
 
 /// Every permission there is.
 pub const PERMISSIONS: &[&str] = &[
@@ -30,11 +34,14 @@ pub const PERMISSIONS: &[&str] = &[
     AUDIT_READ,
     USERS_MANAGE,
     METRICS_READ,
+    GATEWAYS_READ,
+    GATEWAYS_SYNC,
 ];
 
 /// Everything.
 pub const ADMIN: &str = "admin";
-/// Publishes APIs: reads everything in the catalogue and registers locations.
+/// Publishes APIs: reads everything in the catalogue, registers locations and
+/// follows gateway syncs.
 pub const API_OWNER: &str = "api-owner";
 /// Consumes APIs: reads the catalogue.
 pub const DEVELOPER: &str = "developer";
@@ -61,7 +68,7 @@ impl Roles {
         by_name.insert(ADMIN.into(), set(PERMISSIONS));
         by_name.insert(
             API_OWNER.into(),
-            set(&[CATALOG_READ, CATALOG_WRITE, PLUGINS_READ]),
+            set(&[CATALOG_READ, CATALOG_WRITE, PLUGINS_READ, GATEWAYS_READ]),
         );
         by_name.insert(DEVELOPER.into(), set(&[CATALOG_READ]));
         by_name.insert(VIEWER.into(), set(&[CATALOG_READ, PLUGINS_READ]));

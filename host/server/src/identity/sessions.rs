@@ -113,7 +113,7 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Whether the request came over https, as the proxy in front says.
-fn came_over_https(headers: &HeaderMap) -> bool {
+pub fn came_over_https(headers: &HeaderMap) -> bool {
     let proto = headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())

@@ -255,6 +255,91 @@ pub fn profile(db: &Database, user_id: i64) -> Result<Option<Profile>, rusqlite:
         .optional()
 }
 
+/// The account of a person an identity provider vouched for, created at
+/// their first sign-in (`source = 'oidc'`, linked by `external_id`, a taken
+/// username gets a number) and brought in line with the provider's roles and
+/// groups at every one. `None` when the account was deactivated here.
+pub fn sign_in_external(
+    db: &Database,
+    roles: &Roles,
+    person: &super::oidc::ExternalPerson,
+) -> Result<Option<i64>, UserError> {
+    if let Some(role) = person.roles.iter().find(|r| !roles.exists(r)) {
+        return Err(UserError::Invalid(format!("unknown role `{role}`")));
+    }
+    sync_roles(db, roles)?;
+    let mut conn = db.conn();
+    let tx = conn.transaction()?;
+    let found: Option<(i64, bool)> = tx
+        .query_row(
+            "SELECT id, active FROM users WHERE source = 'oidc' AND external_id = ?1",
+            [&person.external_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let id = match found {
+        Some((_, false)) => return Ok(None),
+        Some((id, true)) => {
+            tx.execute(
+                "UPDATE users SET display_name = ?2, email = ?3 WHERE id = ?1",
+                params![id, person.display_name, person.email],
+            )?;
+            id
+        }
+        None => {
+            let base = if person.username.is_empty() {
+                "user"
+            } else {
+                &person.username
+            };
+            let mut username = base.to_owned();
+            for n in 2.. {
+                let taken: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM users WHERE username = ?1)",
+                    [&username],
+                    |r| r.get(0),
+                )?;
+                if !taken {
+                    break;
+                }
+                username = format!("{base}-{n}");
+            }
+            tx.execute(
+                "INSERT INTO users (username, display_name, email, source, external_id)
+                 VALUES (?1, ?2, ?3, 'oidc', ?4)",
+                params![
+                    username,
+                    person.display_name,
+                    person.email,
+                    person.external_id
+                ],
+            )?;
+            tx.last_insert_rowid()
+        }
+    };
+    tx.execute("DELETE FROM user_roles WHERE user_id = ?1", [id])?;
+    for role in &person.roles {
+        tx.execute(
+            "INSERT INTO user_roles (user_id, role) VALUES (?1, ?2)",
+            params![id, role],
+        )?;
+    }
+    tx.execute("DELETE FROM group_members WHERE user_id = ?1", [id])?;
+    for group in &person.groups {
+        tx.execute(
+            "INSERT INTO groups (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
+            [group],
+        )?;
+        tx.execute(
+            "INSERT OR IGNORE INTO group_members (group_id, user_id)
+             SELECT id, ?2 FROM groups WHERE name = ?1",
+            params![group, id],
+        )?;
+    }
+    tx.commit()?;
+    Ok(Some(id))
+}
+
 /// Adds a user to a group, creating the group when it is new.
 pub fn add_to_group(db: &Database, user_id: i64, group: &str) -> Result<(), rusqlite::Error> {
     let conn = db.conn();

@@ -59,16 +59,18 @@ struct LoginPage {
     error: Option<&'static str>,
     signup_form: bool,
     signup_open: bool,
+    /// The single sign-on button's text, when a provider is set up.
+    sso: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct NextQuery {
+pub(super) struct NextQuery {
     #[serde(default)]
-    next: String,
+    pub(super) next: String,
 }
 
 /// Only a path on this portal: never another site (an open redirect).
-fn safe_next(next: &str) -> &str {
+pub(super) fn safe_next(next: &str) -> &str {
     if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
         next
     } else {
@@ -125,6 +127,7 @@ fn form_page(state: &AppState, caller: &Caller, headers: &HeaderMap, view: FormV
         error: view.error,
         signup_form: view.signup,
         signup_open: state.config().auth.signup,
+        sso: state.identity().oidc().map(|o| o.button().to_owned()),
     });
     *response.status_mut() = view.status;
     let headers_out = response.headers_mut();
@@ -261,7 +264,7 @@ async fn login(
 
 /// Ends the request's session (if any), starts a new one with a new id and
 /// redirects: the id changes at every sign-in.
-async fn start_session(
+pub(super) async fn start_session(
     state: &AppState,
     headers: &HeaderMap,
     user_id: i64,

@@ -243,6 +243,8 @@ struct ApiPage {
     /// The version whose operations are shown, if the API has versions.
     shown: Option<String>,
     operations: Vec<OperationView>,
+    /// The latest version's rendered docs, if the API has versions.
+    docs_href: Option<String>,
 }
 
 /// One version in the API page's list.
@@ -250,6 +252,7 @@ struct VersionRow {
     version: String,
     href: String,
     spec_href: String,
+    docs_href: String,
     lifecycle: Badge,
     sunset: Option<String>,
     migration: Option<String>,
@@ -280,6 +283,10 @@ impl VersionRow {
                 "/api/v1/apis/{}/{}/versions/{}/spec",
                 segment(&api.namespace.to_lowercase()),
                 segment(&api.name),
+                segment(&version.version).replace('+', "%20")
+            ),
+            docs_href: format!(
+                "{page}/versions/{}/docs",
                 segment(&version.version).replace('+', "%20")
             ),
             lifecycle: Badge::lifecycle(match &version.lifecycle {
@@ -364,7 +371,7 @@ struct ApiLoaded {
 }
 
 /// Runs a store read on a blocking thread; failures become the error page.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     state: &AppState,
     work: impl FnOnce() -> Result<T, CatalogError> + Send + 'static,
 ) -> Result<T, Response> {
@@ -430,6 +437,7 @@ async fn api_page(
     };
     let entity = EntityView::new(&loaded.stored);
     let me = loaded.stored.entity.entity_ref();
+    let docs_href = (!loaded.versions.is_empty()).then(|| format!("{}/docs", entity_href(&me)));
     let versions = loaded
         .versions
         .into_iter()
@@ -449,6 +457,7 @@ async fn api_page(
             .into_iter()
             .map(OperationView::new)
             .collect(),
+        docs_href,
     })
 }
 
@@ -475,7 +484,7 @@ async fn entity_page(
 }
 
 /// The branded page for an entity that is not in the catalogue.
-fn not_found(state: &AppState) -> Response {
+pub(super) fn not_found(state: &AppState) -> Response {
     let page = super::ErrorPage {
         chrome: Chrome::new(state.branding(), "Not found", "catalog"),
         message: "Nothing in the catalog goes by that name. It may have been renamed or removed.",

@@ -2,21 +2,42 @@
 //! loaded plugin with its health, calls, failures by kind, p50/p99 call time
 //! and peak memory, then per plugin what its manifest asks for against what
 //! the operator granted, and its last errors with their times.
+//!
+//! For those who may manage plugins it is also where they are installed
+//! (a file upload), switched on and off and removed, through the same
+//! operations as the admin API.
 
 use askama::Template;
 use axum::Router;
-use axum::extract::State;
-use axum::response::Response;
-use axum::routing::get;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use portico_runtime::manifest::Limits;
 use portico_runtime::{AmountGrant, Grants, Health, HealthState, Origin, PluginInfo};
 
 use super::{Chrome, render};
+use crate::identity::Caller;
+use crate::identity::roles::PLUGINS_MANAGE;
+use crate::multipart;
+use crate::plugin_store::PluginStore;
+use crate::plugins_api::{self, MAX_UPLOAD};
+use crate::problem::ApiError;
 use crate::state::AppState;
 
-/// Routes of the plugins page.
+/// Routes of the plugins page and its forms.
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/plugins", get(plugins))
+    Router::new()
+        .route(
+            "/plugins",
+            get(plugins)
+                .post(upload)
+                .layer(DefaultBodyLimit::max(MAX_UPLOAD)),
+        )
+        .route("/plugins/{id}/enable", post(enable))
+        .route("/plugins/{id}/disable", post(disable))
+        .route("/plugins/{id}/remove", post(remove))
 }
 
 #[derive(Template)]
@@ -24,6 +45,14 @@ pub(super) fn router() -> Router<AppState> {
 struct PluginsPage {
     chrome: Chrome,
     plugins: Vec<PluginRow>,
+    /// Installed plugins an operator switched off (not loaded, so not in `plugins`).
+    disabled: Vec<String>,
+    /// The CSRF token of the forms, for those who may manage plugins.
+    manage: Option<String>,
+    /// What the last change did.
+    notice: Option<String>,
+    /// Why the last change was refused.
+    problem: Option<String>,
 }
 
 /// One plugin as a table row and a detail section.
@@ -245,8 +274,28 @@ fn bytes_text(bytes: u64) -> String {
     }
 }
 
-async fn plugins(State(state): State<AppState>) -> Response {
-    render(&PluginsPage {
+async fn plugins(caller: Caller, State(state): State<AppState>) -> Response {
+    page(&state, &caller, Ok(None)).await
+}
+
+/// The page, after a change whose outcome is `outcome` (a notice or a refusal).
+async fn page(
+    state: &AppState,
+    caller: &Caller,
+    outcome: Result<Option<String>, ApiError>,
+) -> Response {
+    let store = PluginStore::new(state.config());
+    let disabled = tokio::task::spawn_blocking(move || store.state())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .map(|s| s.disabled.into_iter().collect())
+        .unwrap_or_default();
+    let (status, notice, problem) = match outcome {
+        Ok(notice) => (StatusCode::OK, notice, None),
+        Err(error) => (error.status(), None, Some(error.to_string())),
+    };
+    let page = PluginsPage {
         chrome: Chrome::new(state.branding(), "Plugins", "plugins"),
         plugins: state
             .plugins()
@@ -254,7 +303,96 @@ async fn plugins(State(state): State<AppState>) -> Response {
             .into_iter()
             .map(PluginRow::new)
             .collect(),
-    })
+        disabled,
+        manage: caller
+            .actor
+            .can(PLUGINS_MANAGE)
+            .then(|| caller.csrf.clone().unwrap_or_default()),
+        notice,
+        problem,
+    };
+    (status, render(&page)).into_response()
+}
+
+/// The upload form: `csrf` first, then `package` (the `.wasm`), an optional
+/// detached `signature` and an `activate` checkbox.
+async fn upload(
+    caller: Caller,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let outcome = match UploadForm::read(&headers, &body) {
+        Ok(form) => {
+            plugins_api::install(&state, &caller, form.package, form.signature, form.activate)
+                .await
+                .map(|answer| {
+                    Some(format!(
+                        "Installed {} {}.",
+                        answer.installed.id, answer.installed.version
+                    ))
+                })
+        }
+        Err(error) => Err(error),
+    };
+    page(&state, &caller, outcome).await
+}
+
+/// The fields of an upload.
+struct UploadForm {
+    package: Bytes,
+    signature: Option<Vec<u8>>,
+    activate: bool,
+}
+
+impl UploadForm {
+    fn read(headers: &HeaderMap, body: &Bytes) -> Result<UploadForm, ApiError> {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let boundary = multipart::boundary(content_type).ok_or_else(|| {
+            ApiError::BadRequest(
+                "send the plugin with the upload form (multipart/form-data)".into(),
+            )
+        })?;
+        let parts =
+            multipart::parts(body, &boundary).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let field = |name: &str| parts.iter().find(|p| p.name == name && !p.data.is_empty());
+        let package = field("package").ok_or_else(|| {
+            ApiError::BadRequest("choose a plugin file (.wasm) to install".into())
+        })?;
+        Ok(UploadForm {
+            package: body.slice_ref(package.data),
+            signature: field("signature").map(|p| p.data.to_vec()),
+            activate: field("activate").is_some(),
+        })
+    }
+}
+
+async fn enable(caller: Caller, State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let outcome = plugins_api::set_enabled(&state, &caller, id.clone(), true)
+        .await
+        .map(|_| Some(format!("Switched {id} on.")));
+    page(&state, &caller, outcome).await
+}
+
+async fn disable(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
+    let outcome = plugins_api::set_enabled(&state, &caller, id.clone(), false)
+        .await
+        .map(|_| Some(format!("Switched {id} off; it stays installed.")));
+    page(&state, &caller, outcome).await
+}
+
+async fn remove(caller: Caller, State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let outcome = plugins_api::remove(&state, &caller, id.clone(), None)
+        .await
+        .map(|_| Some(format!("Removed {id}.")));
+    page(&state, &caller, outcome).await
 }
 
 #[cfg(test)]
@@ -386,8 +524,29 @@ mod tests {
                     message: "wasm trap: unreachable".into(),
                 }],
             }],
+            disabled: vec!["old-billing".into()],
+            manage: Some("csrf-token-1".into()),
+            notice: None,
+            problem: Some("hello-connector 2.0.0: refused".into()),
         };
         let html = page.render().unwrap();
+        // Managers get the upload form, its CSRF field first, and a switch per plugin.
+        let form = html
+            .find("enctype=\"multipart/form-data\"")
+            .expect("an upload form");
+        let first_input = html[form..].find("<input").unwrap() + form;
+        assert!(
+            html[first_input..]
+                .starts_with("<input type=\"hidden\" name=\"csrf\" value=\"csrf-token-1\">")
+        );
+        assert!(html.contains("action=\"/plugins/widget/disable\""));
+        assert!(html.contains("action=\"/plugins/widget/remove\""));
+        assert!(html.contains("action=\"/plugins/old-billing/enable\""));
+        assert!(
+            html.contains(
+                "<p class=\"form-error\" role=\"alert\">hello-connector 2.0.0: refused</p>"
+            )
+        );
         assert!(html.contains("<tr class=\"is-off\">"));
         assert!(html.contains("<span class=\"badge badge-bad\">Switched off</span>"));
         assert!(html.contains("64 MiB · 10 s"));
