@@ -142,10 +142,10 @@ async fn docs_page_shows_operations_by_tag_schemas_samples_and_contents() {
     );
     // Operations grouped by tag, in the document's tag order.
     let pets = html
-        .find("<section class=\"tag\" id=\"tag-pets\">\n<h2>pets</h2>")
+        .find("<section class=\"tag-group\" id=\"tag-pets\">\n<h2>pets</h2>")
         .expect("pets tag");
     let store = html
-        .find("<section class=\"tag\" id=\"tag-store\">\n<h2>store</h2>")
+        .find("<section class=\"tag-group\" id=\"tag-store\">\n<h2>store</h2>")
         .expect("store tag");
     let list = html
         .find("<section class=\"op\" id=\"op-listpets\">\n<h3>List all pets</h3>")

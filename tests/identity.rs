@@ -655,3 +655,87 @@ fn user_add_creates_the_first_admin_and_refuses_bad_input_with_exit_code_2() {
             .is_none()
     );
 }
+
+/// Single sign-on's bad inputs, without a provider to answer: a callback
+/// this browser did not start is refused (and audited), and a provider that
+/// cannot be reached gets a clear page, never a 500. The whole flow against
+/// a real provider is a browser test (tests/browser, oidc-provider).
+#[tokio::test]
+async fn single_sign_on_refuses_foreign_callbacks_and_explains_an_unreachable_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("client-secret");
+    std::fs::write(&secret, "s3cret").unwrap();
+    // A port nothing listens on: bind, note it, release it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let oidc: portico::config::OidcSettings = toml::from_str(&format!(
+        "issuer = \"http://127.0.0.1:{port}\"\nclient_id = \"portal\"\n\
+         client_secret = \"file:{}\"\nbutton = \"Sign in with Example SSO\"\n\
+         allow_private_addresses = true\n",
+        secret.display()
+    ))
+    .unwrap();
+    let app = spawn_app(AppSpec {
+        auth: AuthSettings {
+            oidc: Some(oidc),
+            ..AuthSettings::default()
+        },
+        ..AppSpec::default()
+    })
+    .await;
+    let login = client()
+        .get(format!("{}/auth/login?next=/plugins", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        login.contains("href=\"/auth/oidc/login?next=/plugins\"")
+            && login.contains("Sign in with Example SSO"),
+        "{login}"
+    );
+
+    for uri in [
+        "/auth/oidc/callback?state=forged&code=stolen",
+        "/auth/oidc/callback?error=access_denied&error_description=cancelled",
+    ] {
+        let response = client()
+            .get(format!("{}{uri}", app.base))
+            .header(COOKIE, "portico_oidc_state=forged")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri}");
+        assert!(
+            response.headers().get(SET_COOKIE).is_none(),
+            "no session for {uri}"
+        );
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains("not valid any more")
+                || page.contains("refused the sign-in: access_denied cancelled"),
+            "{page}"
+        );
+    }
+    let entries = audit(&app, "action=auth.login").await;
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["outcome"] == "failure" && e["details"]["method"] == "oidc")
+    );
+
+    let unreachable = client()
+        .get(format!("{}/auth/oidc/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unreachable.status(), StatusCode::BAD_GATEWAY);
+    let page = unreachable.text().await.unwrap();
+    assert!(page.contains("identity provider cannot be used"), "{page}");
+}

@@ -60,7 +60,6 @@ fn main() {
                 .unwrap();
             cold.push(started.elapsed());
             sizes = (docs.html.len(), docs.markdown.len());
-            println!("{:?} {:?}", started.elapsed(), docs.warnings.last());
         }
         let service = DocsService::default();
         let render = || {

@@ -48,7 +48,8 @@ impl HtmlWriter {
 
     /// The introduction: version, description, contact, licence and servers.
     pub(crate) fn intro(&mut self, spec: &Spec<'_>, servers: &[(String, Option<&str>)]) {
-        self.out.push_str("<section id=\"introduction\" class=\"intro\">\n<p class=\"intro-meta\">");
+        self.out
+            .push_str("<section id=\"introduction\" class=\"intro\">\n<p class=\"intro-meta\">");
         if let Some(version) = spec.info("version") {
             self.out.push_str("Version <code>");
             self.text(version);
@@ -68,7 +69,10 @@ impl HtmlWriter {
             value.as_str().filter(|s| !s.trim().is_empty())
         };
         if let Some(url) = field(&["contact", "url"]) {
-            links.push((field(&["contact", "name"]).unwrap_or("Contact").to_owned(), url.to_owned()));
+            links.push((
+                field(&["contact", "name"]).unwrap_or("Contact").to_owned(),
+                url.to_owned(),
+            ));
         }
         if let Some(email) = field(&["contact", "email"]) {
             links.push((email.to_owned(), format!("mailto:{email}")));
@@ -80,7 +84,12 @@ impl HtmlWriter {
             let url = field(&["license", "url"]).unwrap_or("");
             links.push((format!("License: {name}"), url.to_owned()));
         }
-        if let Some(url) = spec.root.get("externalDocs").and_then(|d| d.get("url")).and_then(|u| u.as_str()) {
+        if let Some(url) = spec
+            .root
+            .get("externalDocs")
+            .and_then(|d| d.get("url"))
+            .and_then(|u| u.as_str())
+        {
             links.push(("More documentation".to_owned(), url.to_owned()));
         }
         if !links.is_empty() {
@@ -94,13 +103,14 @@ impl HtmlWriter {
         }
         self.out.push_str("</section>\n");
         if !servers.is_empty() {
-            self.out.push_str("<section id=\"servers\" class=\"servers\">\n<h2>Servers</h2>\n<ul>");
+            self.out
+                .push_str("<section id=\"servers\" class=\"servers\">\n<h2>Servers</h2>\n<ul>");
             for (url, description) in servers {
                 self.out.push_str("<li><code>");
                 self.text(url);
                 self.out.push_str("</code>");
                 if let Some(description) = description {
-                    self.out.push_str(" ");
+                    self.out.push(' ');
                     self.text(description);
                 }
                 self.out.push_str("</li>");
@@ -126,9 +136,14 @@ impl HtmlWriter {
         if schemes.is_empty() {
             return;
         }
-        self.out.push_str("<section id=\"authentication\" class=\"auth\">\n<h2>Authentication</h2>\n");
+        self.out
+            .push_str("<section id=\"authentication\" class=\"auth\">\n<h2>Authentication</h2>\n");
         for scheme in schemes {
-            let _ = write!(self.out, "<div class=\"scheme\" id=\"{}\"><h3>", scheme.anchor);
+            let _ = write!(
+                self.out,
+                "<div class=\"scheme\" id=\"{}\"><h3>",
+                scheme.anchor
+            );
             self.text(scheme.name);
             self.out.push_str("</h3><p class=\"scheme-kind\">");
             self.inline_code(&scheme.kind);
@@ -176,7 +191,11 @@ impl HtmlWriter {
 
     /// Opens a tag's section.
     pub(crate) fn group_start(&mut self, group: &TagGroup<'_>) {
-        let _ = write!(self.out, "<section class=\"tag\" id=\"{}\">\n<h2>", group.anchor);
+        let _ = write!(
+            self.out,
+            "<section class=\"tag-group\" id=\"{}\">\n<h2>",
+            group.anchor
+        );
         self.text(group.name);
         self.out.push_str("</h2>\n");
         self.markdown(group.description);
@@ -191,10 +210,15 @@ impl HtmlWriter {
     pub(crate) fn operation(&mut self, doc: &OperationDoc<'_, '_>) {
         let op = doc.operation;
         let method = op.method.to_ascii_lowercase();
-        let _ = write!(self.out, "<section class=\"op\" id=\"{}\">\n<h3>", op.anchor);
+        let _ = write!(
+            self.out,
+            "<section class=\"op\" id=\"{}\">\n<h3>",
+            op.anchor
+        );
         self.text(&op.title());
         if op.deprecated() {
-            self.out.push_str(" <span class=\"flag flag-deprecated\">deprecated</span>");
+            self.out
+                .push_str(" <span class=\"flag flag-deprecated\">deprecated</span>");
         }
         let _ = write!(
             self.out,
@@ -214,9 +238,14 @@ impl HtmlWriter {
             self.parameter_table(&doc.parameters, true);
         }
         if let Some(body) = &doc.body {
-            self.out.push_str(if op.webhook { "<h4>Payload" } else { "<h4>Request body" });
+            self.out.push_str(if op.webhook {
+                "<h4>Payload"
+            } else {
+                "<h4>Request body"
+            });
             if body.required {
-                self.out.push_str(" <span class=\"flag flag-required\">required</span>");
+                self.out
+                    .push_str(" <span class=\"flag flag-required\">required</span>");
             }
             self.out.push_str("</h4>\n");
             self.markdown(body.description);
@@ -226,18 +255,25 @@ impl HtmlWriter {
             self.out.push_str("<h4>Responses</h4>\n");
             for response in &doc.responses {
                 let class = response.status.chars().next().unwrap_or('d');
-                let _ = write!(self.out, "<details class=\"response\"><summary><span class=\"status status-{class}\">");
+                let _ = write!(
+                    self.out,
+                    "<details class=\"response\"><summary><span class=\"status status-{class}\">"
+                );
                 self.text(response.status);
                 self.out.push_str("</span> ");
                 if let Some(description) = response.description {
                     self.text(&crate::text::one_line(description));
                 }
-                self.out.push_str("</summary>\n<div class=\"response-body\">");
-                if response.description.is_some_and(|d| d.trim().contains("\n\n")) {
+                self.out
+                    .push_str("</summary>\n<div class=\"response-body\">");
+                if response
+                    .description
+                    .is_some_and(|d| d.trim().contains("\n\n"))
+                {
                     self.markdown(response.description);
                 }
                 if !response.headers.is_empty() {
-                    self.out.push_str("<p class=\"sub\">Headers</p>");
+                    self.out.push_str("<p class=\"part-label\">Headers</p>");
                     self.parameter_table(&response.headers, false);
                 }
                 self.media(&response.media);
@@ -248,7 +284,8 @@ impl HtmlWriter {
             }
         }
         if !doc.samples.is_empty() {
-            self.out.push_str("<details class=\"samples\"><summary>Code samples</summary>\n");
+            self.out
+                .push_str("<details class=\"samples\"><summary>Code samples</summary>\n");
             for (language, code) in &doc.samples {
                 let _ = write!(
                     self.out,
@@ -272,13 +309,15 @@ impl HtmlWriter {
             .and_then(|s| s.as_array())
             .is_some_and(|s| s.is_empty());
         if explicit_none {
-            self.out.push_str("<p class=\"op-security\">No authentication.</p>\n");
+            self.out
+                .push_str("<p class=\"op-security\">No authentication.</p>\n");
             return;
         }
         if doc.security.is_empty() {
             return;
         }
-        self.out.push_str("<p class=\"op-security\">Authentication: ");
+        self.out
+            .push_str("<p class=\"op-security\">Authentication: ");
         for (i, requirement) in doc.security.iter().enumerate() {
             if i > 0 {
                 self.out.push_str(" <em>or</em> ");
@@ -290,7 +329,11 @@ impl HtmlWriter {
                 if j > 0 {
                     self.out.push_str(" <em>and</em> ");
                 }
-                let _ = write!(self.out, "<a href=\"#auth-scheme-{}\">", crate::text::slug(scheme));
+                let _ = write!(
+                    self.out,
+                    "<a href=\"#auth-scheme-{}\">",
+                    crate::text::slug(scheme)
+                );
                 self.text(scheme);
                 self.out.push_str("</a>");
                 if !scopes.is_empty() {
@@ -311,20 +354,25 @@ impl HtmlWriter {
     }
 
     fn parameter_table(&mut self, parameters: &[ParameterDoc<'_>], with_location: bool) {
-        self.out.push_str("<table class=\"params\"><thead><tr><th scope=\"col\">Name</th>");
+        self.out
+            .push_str("<table class=\"params\"><thead><tr><th scope=\"col\">Name</th>");
         if with_location {
             self.out.push_str("<th scope=\"col\">In</th>");
         }
-        self.out.push_str("<th scope=\"col\">Type</th><th scope=\"col\">Description</th></tr></thead><tbody>\n");
+        self.out.push_str(
+            "<th scope=\"col\">Type</th><th scope=\"col\">Description</th></tr></thead><tbody>\n",
+        );
         for parameter in parameters {
             self.out.push_str("<tr><td><code class=\"prop-name\">");
             self.text(parameter.name);
             self.out.push_str("</code>");
             if parameter.required {
-                self.out.push_str(" <span class=\"flag flag-required\">required</span>");
+                self.out
+                    .push_str(" <span class=\"flag flag-required\">required</span>");
             }
             if parameter.deprecated {
-                self.out.push_str(" <span class=\"flag flag-deprecated\">deprecated</span>");
+                self.out
+                    .push_str(" <span class=\"flag flag-deprecated\">deprecated</span>");
             }
             self.out.push_str("</td>");
             if with_location {
@@ -364,7 +412,8 @@ impl HtmlWriter {
             self.schema(schema);
         }
         if let Some(example) = &first.example {
-            self.out.push_str("<details class=\"example\"><summary>Example</summary><pre><code>");
+            self.out
+                .push_str("<details class=\"example\"><summary>Example</summary><pre><code>");
             self.text(example);
             self.out.push_str("</code></pre></details>\n");
         }
@@ -372,7 +421,8 @@ impl HtmlWriter {
 
     /// A schema tree at the root of a body, response or definition.
     pub(crate) fn schema(&mut self, node: &Node<'_>) {
-        self.out.push_str("<div class=\"schema\"><p class=\"schema-type\">");
+        self.out
+            .push_str("<div class=\"schema\"><p class=\"schema-type\">");
         self.type_line(node);
         self.out.push_str("</p>");
         self.markdown(node.description);
@@ -393,7 +443,10 @@ impl HtmlWriter {
 
     /// One definition in the Schemas section.
     pub(crate) fn definition(&mut self, name: &str, anchor: &str, node: &Node<'_>) {
-        let _ = write!(self.out, "<details class=\"definition\" id=\"{anchor}\"><summary>");
+        let _ = write!(
+            self.out,
+            "<details class=\"definition\" id=\"{anchor}\"><summary>"
+        );
         self.text(name);
         self.out.push_str(" <span class=\"prop-type\">");
         self.text(&node.label);
@@ -404,7 +457,8 @@ impl HtmlWriter {
 
     /// Opens the Schemas section.
     pub(crate) fn schemas_start(&mut self) {
-        self.out.push_str("<section id=\"schemas\" class=\"schemas\">\n<h2>Schemas</h2>\n");
+        self.out
+            .push_str("<section id=\"schemas\" class=\"schemas\">\n<h2>Schemas</h2>\n");
     }
 
     /// Closes the Schemas section.
@@ -447,7 +501,7 @@ impl HtmlWriter {
     /// Constraints, allowed values and the example of a node.
     fn facts(&mut self, node: &Node<'_>) {
         if !node.facts.is_empty() {
-            self.out.push_str("<p class=\"facts\">");
+            self.out.push_str("<p class=\"constraints\">");
             for (i, fact) in node.facts.iter().enumerate() {
                 if i > 0 {
                     self.out.push_str(" · ");
@@ -457,7 +511,7 @@ impl HtmlWriter {
             self.out.push_str("</p>");
         }
         if !node.enum_values.is_empty() {
-            self.out.push_str("<p class=\"facts\">Allowed: ");
+            self.out.push_str("<p class=\"constraints\">Allowed: ");
             for value in &node.enum_values {
                 self.out.push_str("<code>");
                 self.text(value);
@@ -469,7 +523,8 @@ impl HtmlWriter {
             self.out.push_str("</p>");
         }
         if let Some(example) = &node.example {
-            self.out.push_str("<p class=\"facts\">Example: <code>");
+            self.out
+                .push_str("<p class=\"constraints\">Example: <code>");
             self.text(example);
             self.out.push_str("</code></p>");
         }
@@ -485,17 +540,23 @@ impl HtmlWriter {
             self.out.push_str("</ul>");
         }
         if let Some(items) = &node.items {
-            self.out.push_str("<div class=\"nested\"><p class=\"sub\">Items</p>");
+            self.out
+                .push_str("<div class=\"nested\"><p class=\"part-label\">Items</p>");
             self.schema(items);
             self.out.push_str("</div>");
         }
         if let Some(additional) = &node.additional {
-            self.out.push_str("<div class=\"nested\"><p class=\"sub\">Other properties</p>");
+            self.out
+                .push_str("<div class=\"nested\"><p class=\"part-label\">Other properties</p>");
             self.schema(additional);
             self.out.push_str("</div>");
         }
         if let Some((combinator, variants)) = &node.variants {
-            let _ = write!(self.out, "<div class=\"nested\"><p class=\"sub\">{}</p><ul class=\"variants\">", combinator.label());
+            let _ = write!(
+                self.out,
+                "<div class=\"nested\"><p class=\"part-label\">{}</p><ul class=\"variants\">",
+                combinator.label()
+            );
             for variant in variants {
                 self.out.push_str("<li>");
                 if variant.has_content() {
@@ -551,7 +612,8 @@ impl HtmlWriter {
         self.out.push_str("</code> ");
         self.type_line(node);
         if node.required {
-            self.out.push_str(" <span class=\"flag flag-required\">required</span>");
+            self.out
+                .push_str(" <span class=\"flag flag-required\">required</span>");
         }
     }
 }

@@ -43,10 +43,8 @@ impl Renderer for DocsOpenApi {
     }
 
     fn render(spec: SpecDocument, options: RenderOptions) -> Result<Rendered, PluginError> {
-        let t0 = std::time::Instant::now();
         let root = parse(&spec)?;
-        let t1 = t0.elapsed();
-        let mut rendered = render(
+        let rendered = render(
             root.as_object().expect("parse checks for an object"),
             &options,
             spec.content.len(),
@@ -55,14 +53,17 @@ impl Renderer for DocsOpenApi {
         // document piece by piece would only cost time.
         #[cfg(target_arch = "wasm32")]
         std::mem::forget((root, spec));
-        rendered.warnings.push(format!("TIMING parse {t1:?} total {:?}", t0.elapsed()));
         Ok(rendered)
     }
 
     fn operations(spec: SpecDocument) -> Result<Vec<Operation>, PluginError> {
         let root = parse(&spec)?;
         let spec = Spec::new(root.as_object().expect("parse checks for an object"));
-        Ok(spec.operations.iter().map(|o| spec.index_entry(o)).collect())
+        Ok(spec
+            .operations
+            .iter()
+            .map(|o| spec.index_entry(o))
+            .collect())
     }
 }
 
@@ -75,13 +76,17 @@ static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_all
 /// Parses a document (JSON, or YAML when it does not look like JSON) and
 /// checks it is an OpenAPI 3.0 or 3.1 object.
 fn parse(document: &SpecDocument) -> Result<Value, PluginError> {
-    if !matches!(document.format, SpecFormat::Openapi30 | SpecFormat::Openapi31) {
+    if !matches!(
+        document.format,
+        SpecFormat::Openapi30 | SpecFormat::Openapi31
+    ) {
         return Err(PluginError::Unsupported(format!(
             "this renderer reads OpenAPI 3.0 and 3.1, not {:?}",
             document.format
         )));
     }
-    let json = document.media_type.contains("json") || document.content.trim_start().starts_with('{');
+    let json =
+        document.media_type.contains("json") || document.content.trim_start().starts_with('{');
     let root: Value = if json {
         serde_json::from_str(&document.content)
             .map_err(|e| PluginError::Internal(format!("the document is not valid JSON: {e}")))?
@@ -172,7 +177,8 @@ fn render(root: &Map<String, Value>, options: &RenderOptions, capacity: usize) -
         for (name, schema) in schemas {
             let anchor = spec.schema_anchor(name).unwrap_or("schemas").to_owned();
             toc.push(entry(2, name, &anchor));
-            let node = Builder::new(&spec, Usage::Definition, DEFINITION_NODES, 0).definition(name, schema);
+            let node = Builder::new(&spec, Usage::Definition, DEFINITION_NODES, 0)
+                .definition(name, schema);
             html.definition(name, &anchor, &node);
             md.definition(name, &anchor, &node);
         }
@@ -189,7 +195,11 @@ fn render(root: &Map<String, Value>, options: &RenderOptions, capacity: usize) -
         html: html.finish(),
         markdown: md.finish(),
         toc,
-        operations: spec.operations.iter().map(|o| spec.index_entry(o)).collect(),
+        operations: spec
+            .operations
+            .iter()
+            .map(|o| spec.index_entry(o))
+            .collect(),
         warnings,
     }
 }
@@ -283,24 +293,42 @@ components:
     fn a_document_renders_grouped_with_schemas_samples_and_toc() {
         let rendered = DocsOpenApi::render(document(PETSTORE), options()).unwrap();
         let html = &rendered.html;
-        assert!(html.contains("<section class=\"tag\" id=\"tag-pets\">\n<h2>pets</h2>"), "{html}");
+        assert!(
+            html.contains("<section class=\"tag-group\" id=\"tag-pets\">\n<h2>pets</h2>"),
+            "{html}"
+        );
         assert!(html.contains("<section class=\"op\" id=\"op-createpet\">\n<h3>Add a pet</h3>"));
-        assert!(html.contains("<span class=\"method method-post\">POST</span> <code class=\"op-path\">/pets</code>"));
+        assert!(html.contains(
+            "<span class=\"method method-post\">POST</span> <code class=\"op-path\">/pets</code>"
+        ));
         assert!(html.contains("<code class=\"prop-name\">name</code>"));
         assert!(html.contains("<a href=\"#schema-pet\">Pet</a>"));
         assert!(html.contains("<code>&quot;cat&quot;</code>"));
-        assert!(html.contains("curl -X POST &#39;https://pets.example.com/v1/pets&#39;"), "{html}");
+        assert!(
+            html.contains("curl -X POST &#39;https://pets.example.com/v1/pets&#39;"),
+            "{html}"
+        );
         assert!(html.contains("-H &#39;X-Api-Key: YOUR_API_KEY&#39;"));
         assert!(html.contains("<p class=\"op-security\">No authentication.</p>"));
-        assert!(html.contains("<section class=\"tag\" id=\"tag-other-operations\">"));
+        assert!(html.contains("<section class=\"tag-group\" id=\"tag-other-operations\">"));
         assert!(html.contains("id=\"schema-pet\""));
-        assert!(!html.contains("<script>") && !html.contains("<b>name"), "escaped");
+        assert!(
+            !html.contains("<script>") && !html.contains("<b>name"),
+            "escaped"
+        );
         let md = &rendered.markdown;
         assert!(md.contains("## pets\n\nEverything about pets"), "{md}");
         assert!(md.contains("### Add a pet\n\n`POST /pets`"));
-        assert!(md.contains("- `name` *string*, required: The pet's <b>name</b>"), "{md}");
+        assert!(
+            md.contains("- `name` *string*, required: The pet's <b>name</b>"),
+            "{md}"
+        );
         assert!(md.contains("```shell\ncurl -X POST 'https://pets.example.com/v1/pets'"));
-        let toc: Vec<_> = rendered.toc.iter().map(|e| (e.level, e.anchor.as_str())).collect();
+        let toc: Vec<_> = rendered
+            .toc
+            .iter()
+            .map(|e| (e.level, e.anchor.as_str()))
+            .collect();
         assert_eq!(
             toc,
             [
@@ -316,7 +344,10 @@ components:
             ]
         );
         assert_eq!(rendered.operations.len(), 2);
-        assert_eq!(rendered.operations[0].operation_id.as_deref(), Some("createPet"));
+        assert_eq!(
+            rendered.operations[0].operation_id.as_deref(),
+            Some("createPet")
+        );
         assert_eq!(rendered.operations[0].anchor, "op-createpet");
         assert!(rendered.warnings.is_empty());
     }
@@ -334,7 +365,14 @@ components:
 
     #[test]
     fn broken_input_is_an_error_value_not_a_panic() {
-        for bad in ["{not json", "- a list", "openapi: 2.0\n", "swagger: '2.0'\n", "info: {}\n", ": :"] {
+        for bad in [
+            "{not json",
+            "- a list",
+            "openapi: 2.0\n",
+            "swagger: '2.0'\n",
+            "info: {}\n",
+            ": :",
+        ] {
             let result = DocsOpenApi::render(document(bad), options());
             assert!(result.is_err(), "{bad}");
         }
@@ -356,13 +394,20 @@ components:
         }, "components": {"schemas": {"Self": {"$ref": "#/components/schemas/Self"}, "T": true}}}"##;
         let rendered = DocsOpenApi::render(document(odd), options()).unwrap();
         assert_eq!(rendered.operations.len(), 2);
-        assert!(rendered.warnings.iter().any(|w| w.contains("Missing")), "{:?}", rendered.warnings);
+        assert!(
+            rendered.warnings.iter().any(|w| w.contains("Missing")),
+            "{:?}",
+            rendered.warnings
+        );
     }
 
     #[test]
     fn operations_alone_are_the_index() {
         let ops = DocsOpenApi::operations(document(PETSTORE)).unwrap();
-        let ids: Vec<_> = ops.iter().map(|o| (o.method.as_str(), o.path.as_str())).collect();
+        let ids: Vec<_> = ops
+            .iter()
+            .map(|o| (o.method.as_str(), o.path.as_str()))
+            .collect();
         assert_eq!(ids, [("POST", "/pets"), ("GET", "/health")]);
         assert_eq!(ops[0].tags, ["pets"]);
     }
@@ -370,7 +415,8 @@ components:
     /// Every document of the shared corpus renders, when the corpus sits beside the repository.
     #[test]
     fn every_corpus_document_renders() {
-        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/openapi");
+        let corpus =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/openapi");
         let Ok(entries) = std::fs::read_dir(corpus.join("directory")) else {
             eprintln!("skipped: no corpus at {}", corpus.display());
             return;
@@ -380,7 +426,9 @@ components:
         files.push(corpus.join("github-api.github.com.json"));
         for file in files {
             let content = std::fs::read_to_string(&file).unwrap();
-            let format = if content.contains("\"openapi\": \"3.0") || content.contains("\"openapi\":\"3.0") {
+            let format = if content.contains("\"openapi\": \"3.0")
+                || content.contains("\"openapi\":\"3.0")
+            {
                 SpecFormat::Openapi30
             } else {
                 SpecFormat::Openapi31
@@ -403,26 +451,6 @@ components:
                 rendered.operations.len()
             );
             assert!(rendered.html.len() > 1000, "{}", file.display());
-            if let Ok(dir) = std::env::var("TMP_DUMP") { std::fs::write(format!("{dir}/{}.html", file.file_name().unwrap().to_string_lossy()), &rendered.html).unwrap(); std::fs::write(format!("{dir}/{}.md", file.file_name().unwrap().to_string_lossy()), &rendered.markdown).unwrap(); }
-        }
-    }
-}
-#[cfg(test)]
-mod profile_tmp {
-    #[test]
-    fn profile_github() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/openapi/github-api.github.com.json");
-        let content = std::fs::read_to_string(path).unwrap();
-        for _ in 0..3 {
-            let t = std::time::Instant::now();
-            let v: serde_json::Value = serde_json::from_str(&content).unwrap();
-            let parse = t.elapsed();
-            let t = std::time::Instant::now();
-            let r = super::render(v.as_object().unwrap(), &super::tests::options(), content.len());
-            let render = t.elapsed();
-            let t = std::time::Instant::now();
-            drop(v);
-            eprintln!("parse {parse:?} render {render:?} drop {:?} html {}", t.elapsed(), r.html.len());
         }
     }
 }

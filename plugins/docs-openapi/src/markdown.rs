@@ -39,7 +39,11 @@ impl MarkdownWriter {
         if let Some(version) = spec.info("version") {
             let _ = write!(self.out, "Version `{}` · ", version.replace('`', "'"));
         }
-        let _ = writeln!(self.out, "OpenAPI `{}`\n", crate::html::openapi_version(spec));
+        let _ = writeln!(
+            self.out,
+            "OpenAPI `{}`\n",
+            crate::html::openapi_version(spec)
+        );
         self.paragraph(spec.info("description"));
         if !servers.is_empty() {
             self.out.push_str("## Servers\n\n");
@@ -120,7 +124,11 @@ impl MarkdownWriter {
             self.parameter_table(&doc.parameters, true);
         }
         if let Some(body) = &doc.body {
-            self.out.push_str(if op.webhook { "#### Payload" } else { "#### Request body" });
+            self.out.push_str(if op.webhook {
+                "#### Payload"
+            } else {
+                "#### Request body"
+            });
             if body.required {
                 self.out.push_str(" (required)");
             }
@@ -146,16 +154,23 @@ impl MarkdownWriter {
         if !doc.samples.is_empty() {
             self.out.push_str("#### Code samples\n\n");
             for (language, code) in &doc.samples {
-                let _ = writeln!(self.out, "{}:\n\n```{}\n{code}\n```\n", language.title(), language.code());
+                let _ = writeln!(
+                    self.out,
+                    "{}:\n\n```{}\n{code}\n```\n",
+                    language.title(),
+                    language.code()
+                );
             }
         }
     }
 
     fn parameter_table(&mut self, parameters: &[ParameterDoc<'_>], with_location: bool) {
         if with_location {
-            self.out.push_str("| Name | In | Type | Required | Description |\n|---|---|---|---|---|\n");
+            self.out
+                .push_str("| Name | In | Type | Required | Description |\n|---|---|---|---|---|\n");
         } else {
-            self.out.push_str("| Name | Type | Required | Description |\n|---|---|---|---|\n");
+            self.out
+                .push_str("| Name | Type | Required | Description |\n|---|---|---|---|\n");
         }
         for parameter in parameters {
             let description = parameter
@@ -182,7 +197,10 @@ impl MarkdownWriter {
         let Some(first) = media.first() else {
             return;
         };
-        let types: Vec<String> = media.iter().map(|m| format!("`{}`", m.media_type)).collect();
+        let types: Vec<String> = media
+            .iter()
+            .map(|m| format!("`{}`", m.media_type))
+            .collect();
         let _ = writeln!(self.out, "Content: {}\n", types.join(", "));
         if let Some(schema) = &first.schema {
             self.schema(schema);
@@ -242,7 +260,11 @@ impl MarkdownWriter {
             self.content(items, level + 1);
         }
         if let Some(additional) = &node.additional {
-            let _ = write!(self.out, "{pad}- other properties: {}", type_text(additional));
+            let _ = write!(
+                self.out,
+                "{pad}- other properties: {}",
+                type_text(additional)
+            );
             self.details(additional);
             self.out.push('\n');
             self.content(additional, level + 1);

@@ -276,7 +276,9 @@ pub(crate) fn schemes<'a>(spec: &Spec<'a>) -> Vec<SchemeDoc<'a>> {
                 "http" if field("bearerFormat").is_empty() => format!("HTTP {}", field("scheme")),
                 "http" => format!("HTTP {} ({})", field("scheme"), field("bearerFormat")),
                 "oauth2" => "OAuth 2.0".to_owned(),
-                "openIdConnect" => format!("OpenID Connect, discovery at {}", field("openIdConnectUrl")),
+                "openIdConnect" => {
+                    format!("OpenID Connect, discovery at {}", field("openIdConnectUrl"))
+                }
                 "mutualTLS" => "Mutual TLS".to_owned(),
                 other => other.to_owned(),
             };
@@ -344,21 +346,36 @@ mod tests {
             }}, "examples": {"Pet": {"value": {"id": 1}}}}
         });
         let spec = Spec::new(doc.as_object().unwrap());
-        let expansion = Expansion { budget: 100, ref_depth: 2 };
-        let op = OperationDoc::new(&spec, &spec.operations[0], expansion, &Language::ALL, "https://x");
+        let expansion = Expansion {
+            budget: 100,
+            ref_depth: 2,
+        };
+        let op = OperationDoc::new(
+            &spec,
+            &spec.operations[0],
+            expansion,
+            &Language::ALL,
+            "https://x",
+        );
         assert_eq!(op.parameters[0].name, "limit");
         assert_eq!(op.parameters[0].schema.label, "integer");
         let body = op.body.as_ref().unwrap();
         assert!(body.required);
         assert_eq!(body.media.len(), 2);
-        assert_eq!(body.media[0].example.as_deref(), Some("{\n  \"name\": \"Rex\"\n}"));
+        assert_eq!(
+            body.media[0].example.as_deref(),
+            Some("{\n  \"name\": \"Rex\"\n}")
+        );
         assert!(body.media[1].schema.is_none(), "one tree per body");
         assert_eq!(op.responses.len(), 1);
         let created = &op.responses[0];
         assert_eq!((created.status, created.description), ("201", Some("Made")));
         assert_eq!(created.headers[0].name, "Location");
         assert_eq!(created.headers[0].schema.label, "string (uri)");
-        assert_eq!(created.media[0].example.as_deref(), Some("{\n  \"id\": 1\n}"));
+        assert_eq!(
+            created.media[0].example.as_deref(),
+            Some("{\n  \"id\": 1\n}")
+        );
         assert_eq!(op.samples.len(), 4);
     }
 
@@ -384,7 +401,10 @@ mod tests {
         let schemes = schemes(&spec);
         assert_eq!(schemes[0].kind, "API key in header `X-Key`");
         assert_eq!(schemes[1].kind, "HTTP bearer (JWT)");
-        assert_eq!(schemes[2].flows[0].urls, [("Token URL", "https://auth.example/token")]);
+        assert_eq!(
+            schemes[2].flows[0].urls,
+            [("Token URL", "https://auth.example/token")]
+        );
         assert_eq!(schemes[2].flows[0].scopes, [("read", "Read things")]);
         assert_eq!(schemes[1].anchor, "auth-scheme-jwt");
     }

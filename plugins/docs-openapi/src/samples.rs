@@ -134,7 +134,10 @@ impl Request {
                 }
                 ("apiKey", _) => headers.push((text("name").to_owned(), "YOUR_API_KEY".into())),
                 ("http", _) if text("scheme").eq_ignore_ascii_case("basic") => {
-                    headers.push(("Authorization".into(), "Basic BASE64_USER_COLON_PASSWORD".into()));
+                    headers.push((
+                        "Authorization".into(),
+                        "Basic BASE64_USER_COLON_PASSWORD".into(),
+                    ));
                 }
                 ("http" | "oauth2" | "openIdConnect", _) => {
                     headers.push(("Authorization".into(), "Bearer YOUR_TOKEN".into()));
@@ -193,7 +196,11 @@ impl Request {
     fn curl(&self) -> String {
         let mut out = format!("curl -X {} {}", self.method, shell_quote(&self.url));
         for (name, value) in &self.headers {
-            let _ = write!(out, " \\\n  -H {}", shell_quote(&format!("{name}: {value}")));
+            let _ = write!(
+                out,
+                " \\\n  -H {}",
+                shell_quote(&format!("{name}: {value}"))
+            );
         }
         if let Some(body) = self.body_text() {
             let _ = write!(out, " \\\n  --data {}", shell_quote(&body));
@@ -238,7 +245,12 @@ impl Request {
                 if name == "Content-Type" && matches!(self.body, Some(Body::Json(_))) {
                     continue;
                 }
-                let _ = writeln!(headers, "        {}: {},", js_string(name), js_string(value));
+                let _ = writeln!(
+                    headers,
+                    "        {}: {},",
+                    js_string(name),
+                    js_string(value)
+                );
             }
             headers.push_str("    }");
             arguments.push(headers);
@@ -267,24 +279,38 @@ impl Request {
     fn reqwest(&self) -> String {
         let method = match self.method {
             "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" => {
-                format!(".{}({})", self.method.to_ascii_lowercase(), rust_string(&self.url))
+                format!(
+                    ".{}({})",
+                    self.method.to_ascii_lowercase(),
+                    rust_string(&self.url)
+                )
             }
             other => format!(
                 ".request(reqwest::Method::{other}, {})",
                 rust_string(&self.url)
             ),
         };
-        let mut out = format!("let client = reqwest::Client::new();\nlet response = client\n    {method}\n");
+        let mut out =
+            format!("let client = reqwest::Client::new();\nlet response = client\n    {method}\n");
         for (name, value) in &self.headers {
             if name == "Content-Type" && matches!(self.body, Some(Body::Json(_))) {
                 continue;
             }
-            let _ = writeln!(out, "    .header({}, {})", rust_string(name), rust_string(value));
+            let _ = writeln!(
+                out,
+                "    .header({}, {})",
+                rust_string(name),
+                rust_string(value)
+            );
         }
         match &self.body {
             Some(Body::Json(value)) => {
                 let json = serde_json::to_string_pretty(value).unwrap_or_default();
-                let _ = writeln!(out, "    .json(&serde_json::json!({}))", indent(&json, "    "));
+                let _ = writeln!(
+                    out,
+                    "    .json(&serde_json::json!({}))",
+                    indent(&json, "    ")
+                );
             }
             Some(_) => {
                 let text = self.body_text().unwrap_or_default();
@@ -335,7 +361,10 @@ fn request_body(spec: &Spec<'_>, operation: &Operation<'_>) -> Option<Body> {
 }
 
 /// A media type's own example: `example`, else the first of `examples` (resolved).
-pub(crate) fn media_example<'a>(spec: &Spec<'a>, media: &'a Map<String, Value>) -> Option<&'a Value> {
+pub(crate) fn media_example<'a>(
+    spec: &Spec<'a>,
+    media: &'a Map<String, Value>,
+) -> Option<&'a Value> {
     if let Some(example) = media.get("example") {
         return Some(example);
     }
@@ -414,7 +443,12 @@ fn documented_example(spec: &Spec<'_>, parameter: &Map<String, Value>) -> Option
     schema
         .get("example")
         .or_else(|| schema.get("default"))
-        .or_else(|| schema.get("enum").and_then(Value::as_array).and_then(|e| e.first()))
+        .or_else(|| {
+            schema
+                .get("enum")
+                .and_then(Value::as_array)
+                .and_then(|e| e.first())
+        })
         .cloned()
 }
 
@@ -473,17 +507,20 @@ fn structured_example<'a>(
     stack: &mut Vec<&'a Value>,
 ) -> Value {
     for key in ["oneOf", "anyOf"] {
-        if let Some(first) = object
-            .get(key)
-            .and_then(Value::as_array)
-            .and_then(|o| o.iter().find(|v| spec.resolve(v).value.get("type") != Some(&Value::from("null"))))
-        {
+        if let Some(first) = object.get(key).and_then(Value::as_array).and_then(|o| {
+            o.iter()
+                .find(|v| spec.resolve(v).value.get("type") != Some(&Value::from("null")))
+        }) {
             return make_example(spec, first, depth + 1, stack);
         }
     }
     let types: Vec<&str> = match object.get("type") {
         Some(Value::String(t)) => vec![t.as_str()],
-        Some(Value::Array(t)) => t.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect(),
+        Some(Value::Array(t)) => t
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|t| *t != "null")
+            .collect(),
         _ => Vec::new(),
     };
     let has_properties = object.contains_key("properties") || object.contains_key("allOf");
@@ -497,7 +534,10 @@ fn structured_example<'a>(
                 if spec.resolve(schema).value.get("readOnly") == Some(&Value::Bool(true)) {
                     continue;
                 }
-                out.insert(name.to_owned(), make_example(spec, schema, depth + 1, stack));
+                out.insert(
+                    name.to_owned(),
+                    make_example(spec, schema, depth + 1, stack),
+                );
             }
             Value::Object(out)
         }
@@ -526,7 +566,12 @@ fn collect_properties<'a>(
     if depth > MAX_EXAMPLE_DEPTH {
         return;
     }
-    for member in object.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+    for member in object
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(member) = spec.resolve_object(member) {
             collect_properties(spec, member, out, depth + 1);
         }
@@ -536,7 +581,12 @@ fn collect_properties<'a>(
         .and_then(Value::as_array)
         .map(|r| r.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    for (name, schema) in object.get("properties").and_then(Value::as_object).into_iter().flatten() {
+    for (name, schema) in object
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
         let is_required = required.contains(&name.as_str());
         match out.iter_mut().find(|(n, _, _)| *n == name) {
             Some(existing) => *existing = (name, schema, existing.2 || is_required),
@@ -699,9 +749,19 @@ mod tests {
     #[test]
     fn the_request_fills_parameters_credentials_and_a_body() {
         let request = request();
-        assert_eq!(request.url, "https://api.example.com/v1/pets/7?dry%20run=true");
-        assert!(request.headers.contains(&("Authorization".into(), "Bearer YOUR_TOKEN".into())));
-        assert!(!request.headers.iter().any(|(n, _)| n == "X-Trace"), "optional header");
+        assert_eq!(
+            request.url,
+            "https://api.example.com/v1/pets/7?dry%20run=true"
+        );
+        assert!(
+            request
+                .headers
+                .contains(&("Authorization".into(), "Bearer YOUR_TOKEN".into()))
+        );
+        assert!(
+            !request.headers.iter().any(|(n, _)| n == "X-Trace"),
+            "optional header"
+        );
         let Some(Body::Json(body)) = &request.body else {
             panic!("a JSON body");
         };
@@ -715,17 +775,31 @@ mod tests {
     fn each_language_quotes_its_own_way() {
         let request = request();
         let curl = request.sample(Language::Curl);
-        assert!(curl.starts_with("curl -X POST 'https://api.example.com/v1/pets/7?dry%20run=true'"));
+        assert!(
+            curl.starts_with("curl -X POST 'https://api.example.com/v1/pets/7?dry%20run=true'")
+        );
         assert!(curl.contains("\"name\": \"Rex'\\''s\""), "{curl}");
         let js = request.sample(Language::JavaScript);
-        assert!(js.contains("method: \"POST\"") && js.contains("JSON.stringify({"), "{js}");
+        assert!(
+            js.contains("method: \"POST\"") && js.contains("JSON.stringify({"),
+            "{js}"
+        );
         let python = request.sample(Language::Python);
-        assert!(python.contains("requests.post(") && python.contains("json={"), "{python}");
+        assert!(
+            python.contains("requests.post(") && python.contains("json={"),
+            "{python}"
+        );
         assert!(python.contains("\"good\": True"), "{python}");
         let rust = request.sample(Language::Rust);
-        assert!(rust.contains(".post(\"https://api.example.com/v1/pets/7?dry%20run=true\")"), "{rust}");
+        assert!(
+            rust.contains(".post(\"https://api.example.com/v1/pets/7?dry%20run=true\")"),
+            "{rust}"
+        );
         assert!(rust.contains(".json(&serde_json::json!({"), "{rust}");
-        assert!(rust.contains(".header(\"Authorization\", \"Bearer YOUR_TOKEN\")"), "{rust}");
+        assert!(
+            rust.contains(".header(\"Authorization\", \"Bearer YOUR_TOKEN\")"),
+            "{rust}"
+        );
     }
 
     #[test]

@@ -226,7 +226,8 @@ impl<'s, 'a> Builder<'s, 'a> {
 
         if let Some(items) = member(object, "items").filter(|_| is_array(object)) {
             let mut child = self.node(items, None, depth + 1);
-            let plain = child.variants.is_none() && child.items.is_none() && child.additional.is_none();
+            let plain =
+                child.variants.is_none() && child.items.is_none() && child.additional.is_none();
             if plain && (!child.children.is_empty() || child.cut.is_some()) {
                 // An array of objects reads best as the objects' properties.
                 node.children = std::mem::take(&mut child.children);
@@ -361,13 +362,18 @@ fn describe<'a>(node: &mut Node<'a>, target: &'a Value, written: &'a Value) {
             "deprecated" => node.deprecated = on,
             "nullable" => node.nullable |= on,
             "type" => {
-                node.nullable |= matches!(value, Value::Array(types) if types.iter().any(|t| t == "null"));
+                node.nullable |=
+                    matches!(value, Value::Array(types) if types.iter().any(|t| t == "null"));
             }
             "enum" => {
                 if let Some(values) = value.as_array() {
                     node.nullable |= values.contains(&Value::Null);
                     let mut present = values.iter().filter(|v| !v.is_null());
-                    node.enum_values = present.by_ref().take(MAX_ENUM_VALUES).map(Value::to_string).collect();
+                    node.enum_values = present
+                        .by_ref()
+                        .take(MAX_ENUM_VALUES)
+                        .map(Value::to_string)
+                        .collect();
                     node.more_enum_values = present.count();
                 }
             }
@@ -553,7 +559,9 @@ mod tests {
     }
 
     fn child<'n, 'a>(node: &'n Node<'a>, name: &str) -> Option<&'n Node<'a>> {
-        node.children.iter().find(|c| c.name.as_deref() == Some(name))
+        node.children
+            .iter()
+            .find(|c| c.name.as_deref() == Some(name))
     }
 
     #[test]
@@ -584,7 +592,10 @@ mod tests {
             let pet = schema("Pet");
             let tree = Builder::new(spec, Usage::Response, 1000, 5).root(&pet);
             let owner = child(&tree, "owner").unwrap();
-            assert!(child(owner, "name").unwrap().nullable, "3.1 type list with null");
+            assert!(
+                child(owner, "name").unwrap().nullable,
+                "3.1 type list with null"
+            );
             let pets = child(owner, "pets").unwrap();
             assert_eq!(pets.label, "array of Pet");
             assert_eq!(pets.cut, Some(Cut::Cycle));
@@ -604,8 +615,15 @@ mod tests {
         with_spec(|spec| {
             let dog = &spec.component("schemas").unwrap()["Dog"];
             let tree = Builder::new(spec, Usage::Definition, 100, 0).definition("Dog", dog);
-            let names: Vec<_> = tree.children.iter().map(|c| c.name.as_deref().unwrap()).collect();
-            assert_eq!(names, ["id", "name", "secret", "status", "owner", "tags", "bark"]);
+            let names: Vec<_> = tree
+                .children
+                .iter()
+                .map(|c| c.name.as_deref().unwrap())
+                .collect();
+            assert_eq!(
+                names,
+                ["id", "name", "secret", "status", "owner", "tags", "bark"]
+            );
             assert!(child(&tree, "bark").unwrap().required);
             assert!(child(&tree, "name").unwrap().required);
             assert!(child(&tree, "id").unwrap().read_only);

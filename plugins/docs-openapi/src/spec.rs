@@ -18,7 +18,10 @@ pub(crate) fn field<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
 /// [`field`] of an object already in hand.
 pub(crate) fn member<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     if object.len() <= 12 {
-        object.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+        object
+            .iter()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v)
     } else {
         object.get(key)
     }
@@ -346,7 +349,11 @@ impl<'a> Spec<'a> {
             });
         }
         for (index, operation) in self.operations.iter().enumerate() {
-            let fallback = if operation.webhook { WEBHOOKS } else { UNTAGGED };
+            let fallback = if operation.webhook {
+                WEBHOOKS
+            } else {
+                UNTAGGED
+            };
             let name = operation.tags.first().copied().unwrap_or(fallback);
             let group = *by_name.entry(name).or_insert_with(|| {
                 groups.push(TagGroup {
@@ -438,7 +445,11 @@ impl<'a> Spec<'a> {
             summary: operation
                 .text("summary")
                 .map(|s| s.trim().to_owned())
-                .or_else(|| operation.text("description").map(|d| one_line(d).into_owned())),
+                .or_else(|| {
+                    operation
+                        .text("description")
+                        .map(|d| one_line(d).into_owned())
+                }),
             description: operation.text("description").map(str::to_owned),
             tags: operation.tags.iter().map(|t| (*t).to_owned()).collect(),
             deprecated: operation.deprecated(),
@@ -593,7 +604,11 @@ mod tests {
         let v = |d: Value| check_version(d.as_object().unwrap());
         assert_eq!(v(json!({"openapi": "3.0.3"})), Ok(()));
         assert_eq!(v(json!({"openapi": "3.1.0"})), Ok(()));
-        assert!(v(json!({"swagger": "2.0"})).unwrap_err().contains("Swagger 2.0"));
+        assert!(
+            v(json!({"swagger": "2.0"}))
+                .unwrap_err()
+                .contains("Swagger 2.0")
+        );
         assert!(v(json!({"openapi": "4.0"})).is_err());
         assert!(v(json!({})).is_err());
     }

@@ -139,7 +139,24 @@ fn is_plain(text: &str) -> bool {
     starts_plain
         && text.bytes().all(|b| {
             b.is_ascii_alphanumeric()
-                || matches!(b, b' ' | b'.' | b',' | b';' | b':' | b'(' | b')' | b'"' | b'\'' | b'/' | b'-' | b'?' | b'=' | b'%' | b'+' | b'@')
+                || matches!(
+                    b,
+                    b' ' | b'.'
+                        | b','
+                        | b';'
+                        | b':'
+                        | b'('
+                        | b')'
+                        | b'"'
+                        | b'\''
+                        | b'/'
+                        | b'-'
+                        | b'?'
+                        | b'='
+                        | b'%'
+                        | b'+'
+                        | b'@'
+                )
         })
         && !text.contains("  ")
         && !text.contains("://")
@@ -183,7 +200,11 @@ pub(crate) fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
     if !paragraph.contains(['\n', '\r', '\t']) && !paragraph.contains("  ") {
         return paragraph.into();
     }
-    paragraph.split_whitespace().collect::<Vec<_>>().join(" ").into()
+    paragraph
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .into()
 }
 
 #[cfg(test)]
@@ -200,15 +221,13 @@ mod tests {
     fn html_special_characters_are_escaped() {
         let mut out = String::new();
         escape_into(&mut out, "<a href=\"x\">'&'</a>");
-        assert_eq!(
-            out,
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
+        assert_eq!(out, "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
     }
 
     #[test]
     fn raw_html_in_descriptions_is_shown_as_text() {
-        let out = html("Hi <script>alert(1)</script> <b>bold</b>\n\n<div onclick=\"x\">block</div>");
+        let out =
+            html("Hi <script>alert(1)</script> <b>bold</b>\n\n<div onclick=\"x\">block</div>");
         assert!(!out.contains("<script"), "{out}");
         assert!(!out.contains("<div"), "{out}");
         assert!(out.contains("&lt;script&gt;"), "{out}");
@@ -216,23 +235,38 @@ mod tests {
 
     #[test]
     fn markdown_is_rendered_with_headings_demoted_and_unsafe_links_neutralised() {
-        let out = html("# Title\n\n**bold** [ok](https://x.example) [bad](javascript:alert(1)) ![i](data:image/png;base64,AA)\n\n| a |\n|---|\n| b |");
+        let out = html(
+            "# Title\n\n**bold** [ok](https://x.example) [bad](javascript:alert(1)) ![i](data:image/png;base64,AA)\n\n| a |\n|---|\n| b |",
+        );
         assert!(out.contains("<h5>Title</h5>"), "{out}");
         assert!(out.contains("<strong>bold</strong>"));
         assert!(out.contains("href=\"https://x.example\""));
         assert!(out.contains("href=\"#\">bad"), "{out}");
-        assert!(!out.contains("javascript:") && !out.contains("data:"), "{out}");
+        assert!(
+            !out.contains("javascript:") && !out.contains("data:"),
+            "{out}"
+        );
         assert!(out.contains("<table>"));
     }
 
     #[test]
     fn plain_sentences_skip_the_parser_with_the_same_result() {
-        for text in ["The pet's name (or nickname).", "Bad <b>", "A *bold* move", "http://x.example/a", "- item", "1. first"] {
+        for text in [
+            "The pet's name (or nickname).",
+            "Bad <b>",
+            "A *bold* move",
+            "http://x.example/a",
+            "- item",
+            "1. first",
+        ] {
             let mut parsed = String::new();
-            pulldown_cmark::html::push_html(&mut parsed, Parser::new(text).map(|e| match e {
-                Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
-                other => other,
-            }));
+            pulldown_cmark::html::push_html(
+                &mut parsed,
+                Parser::new(text).map(|e| match e {
+                    Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+                    other => other,
+                }),
+            );
             assert_eq!(html(text), parsed, "{text}");
         }
         assert!(is_plain("The pet's name (or nickname)."));
@@ -250,7 +284,15 @@ mod tests {
 
     #[test]
     fn safe_urls_are_web_mail_fragments_and_relative() {
-        for url in ["https://a", "HTTP://a", "mailto:a@b", "#x", "/x", "x/y:z", "?q"] {
+        for url in [
+            "https://a",
+            "HTTP://a",
+            "mailto:a@b",
+            "#x",
+            "/x",
+            "x/y:z",
+            "?q",
+        ] {
             assert!(is_safe_url(url), "{url}");
         }
         for url in ["javascript:x", " JavaScript:x", "data:x", "vbscript:x"] {
