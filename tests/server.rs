@@ -68,7 +68,7 @@ async fn plugins_api_lists_bundled_and_installed_plugins_with_their_contract() {
 
     let hello = find("hello-connector");
     assert_eq!(hello["origin"]["kind"], "file");
-    assert_eq!(hello["wit_version"], "0.1.0");
+    assert_eq!(hello["wit_version"], "0.1.1");
     assert_eq!(hello["health"]["state"], "healthy");
     assert!(hello["limits"]["memory_mb"].as_u64().unwrap() > 0);
     assert!(hello["limits"]["time_ms"].as_u64().unwrap() > 0);

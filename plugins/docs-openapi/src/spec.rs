@@ -4,6 +4,7 @@
 //! component schema. Everything borrows from the parsed JSON.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use serde_json::{Map, Value};
 
@@ -53,6 +54,28 @@ pub(crate) struct Spec<'a> {
     pub(crate) groups: Vec<TagGroup<'a>>,
     /// `$ref`s that point nowhere, for the warnings.
     pub(crate) broken_refs: std::cell::RefCell<Vec<String>>,
+    /// Every component by its reference (`#/components/schemas/Pet`): the
+    /// same few hundred references are followed hundreds of thousands of times.
+    components: HashMap<String, &'a Value, BuildHasherDefault<FxHasher>>,
+}
+
+/// A fast hasher for reference strings; a collision costs time, never correctness.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// One operation of the document.
@@ -150,10 +173,20 @@ impl<'a> Spec<'a> {
             operations: Vec::new(),
             groups: Vec::new(),
             broken_refs: std::cell::RefCell::new(Vec::new()),
+            components: HashMap::default(),
         };
         let mut anchors = Anchors::default();
         for reserved in ["introduction", "servers", "authentication", "schemas"] {
             anchors.claim(reserved, "");
+        }
+        if let Some(components) = root.get("components").and_then(Value::as_object) {
+            for (section, entries) in components {
+                for (name, value) in entries.as_object().into_iter().flatten() {
+                    let name = name.replace('~', "~0").replace('/', "~1");
+                    spec.components
+                        .insert(format!("#/components/{section}/{name}"), value);
+                }
+            }
         }
         spec.operations = spec.collect_operations(&mut anchors);
         spec.groups = spec.group_by_tag(&mut anchors);
@@ -188,7 +221,11 @@ impl<'a> Spec<'a> {
                     name,
                 };
             };
-            match self.pointer(reference) {
+            let target = match self.components.get(reference) {
+                Some(found) => Some(*found),
+                None => self.pointer(reference),
+            };
+            match target {
                 Some(target) => {
                     name = reference
                         .strip_prefix("#/components/schemas/")
