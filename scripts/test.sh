@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: unit and end-to-end tests (the real server, real plugins
-# built for wasm32-wasip2 from Rust, JavaScript and Python), then the browser
-# tests in Debian's Chromium.
+# built for wasm32-wasip2 from Rust, JavaScript and Python), a schemathesis run
+# against the API, then the browser tests in Debian's Chromium.
 # Installs what it needs on a fresh Debian machine with Rust.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,10 +26,23 @@ echo "test.sh: release build of portico took $((SECONDS - started)) s"
 # which tests/polyglot.rs loads; with PORTICO_POLYGLOT set, a missing one fails.
 bash scripts/build-polyglot.sh
 export PORTICO_POLYGLOT=1
+
+# The SCIM compliance check (PyPI scim2-cli's `scim2 test`, in a venv of its
+# own), which tests/scim.rs runs against a live server.
+scim_venv=target/scim-venv
+if [[ ! -x $scim_venv/bin/scim2 ]]; then
+  python3 -m venv "$scim_venv"
+  "$scim_venv/bin/pip" install --quiet --disable-pip-version-check scim2-cli==0.6.0
+fi
+export PORTICO_SCIM_TESTER=$PWD/$scim_venv/bin/scim2
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --release --locked --workspace --no-fail-fast
 else
   cargo test --release --locked --workspace --no-fail-fast
 fi
+
+# Fuzz the portal's own API (/openapi.json) with schemathesis against the
+# release binary: no server errors, and every answer as documented.
+bash scripts/schemathesis.sh
 
 bash scripts/browser-test.sh

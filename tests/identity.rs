@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::Value;
 
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
 /// A client that follows no redirects, so tests see every 303 and cookie.
 pub(crate) fn client() -> reqwest::Client {

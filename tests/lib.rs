@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use portico::config::{
-    AuthSettings, CatalogSettings, GatewaySettings, PluginSettings, PublisherConfig,
+    AuthSettings, CatalogSettings, GatewaySettings, PluginSettings, PublisherConfig, ScimSettings,
 };
 use portico::{Config, Server};
 use tempfile::TempDir;
@@ -34,6 +34,9 @@ pub struct TestApp {
 
 /// The admin token of every test app whose spec sets none.
 pub const ADMIN_TOKEN: &str = "portico-test-admin-token";
+
+/// The `[auth.scim]` token of test apps with `scim: true`.
+pub const SCIM_TOKEN: &str = "portico-test-scim-token";
 
 impl TestApp {
     /// GETs a path as the administrator (with the admin token) and returns
@@ -75,12 +78,17 @@ pub struct AppSpec {
     pub admin_token: Option<String>,
     /// `[auth]`.
     pub auth: AuthSettings,
+    /// Turns on SCIM: `[auth.scim]` with [`SCIM_TOKEN`], from a file in the
+    /// data directory (unless `auth.scim` is set already).
+    pub scim: bool,
     /// `[plugins] require_signatures`.
     pub require_signatures: bool,
     /// `[plugins] trusted_publishers`.
     pub trusted_publishers: Vec<PublisherConfig>,
     /// `[[gateways]]`.
     pub gateways: Vec<GatewaySettings>,
+    /// `[tryit]`.
+    pub tryit: portico::tryit::TrySettings,
 }
 
 /// A fresh configuration on port 0 with a temporary data directory.
@@ -118,6 +126,14 @@ pub async fn try_spawn_app(spec: AppSpec) -> anyhow::Result<TestApp> {
     };
     config.admin_token = Some(reference);
     config.auth = spec.auth;
+    if spec.scim && config.auth.scim.is_none() {
+        let file = data_dir.path().join("scim-token");
+        std::fs::write(&file, SCIM_TOKEN).expect("writing the SCIM token");
+        config.auth.scim = Some(ScimSettings {
+            token: format!("file:{}", file.display()),
+            default_role: "developer".into(),
+        });
+    }
     config.plugins.grants = spec
         .settings
         .into_iter()
@@ -126,6 +142,7 @@ pub async fn try_spawn_app(spec: AppSpec) -> anyhow::Result<TestApp> {
     config.plugins.require_signatures = spec.require_signatures;
     config.plugins.trusted_publishers = spec.trusted_publishers;
     config.gateways = spec.gateways;
+    config.tryit = spec.tryit;
     let server = Server::start(config).await?;
     let base = format!("http://{}", server.addr);
     let client = reqwest::Client::builder()

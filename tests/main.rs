@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server on port 0, real plugins built from
 //! `tests/fixtures/`, `plugins/` and `examples/`, real HTTP.
 
+mod api_contract;
 mod catalog;
 mod catalog_locations;
 mod cli;
@@ -10,7 +11,10 @@ mod gateways;
 mod grants;
 mod hostile;
 mod identity;
+mod llms;
 mod permissions;
 mod polyglot;
+mod scim;
 mod server;
+mod tryit;
 mod worlds;

@@ -1,11 +1,12 @@
-//! The permission matrix end to end: every route of `/openapi.json` and every
-//! page, called by a visitor, a viewer, a developer, an api-owner, an admin
-//! and the admin token, against the table of who may call what.
+//! The permission matrix end to end: every route of `/openapi.json`, every
+//! page and every SCIM route, called by a visitor, a viewer, a developer, an
+//! api-owner, an admin, the admin token and the SCIM token, against the table
+//! of who may call what.
 
 use std::collections::BTreeMap;
 
 use portico::config::AuthSettings;
-use portico_tests::{ADMIN_TOKEN, AppSpec, spawn_app};
+use portico_tests::{ADMIN_TOKEN, AppSpec, SCIM_TOKEN, spawn_app};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION};
 use serde_json::Value;
@@ -13,9 +14,10 @@ use serde_json::Value;
 use crate::identity::{Session, add_user, client, sign_in};
 
 /// Who may call each route: `A` anonymous, `V` viewer, `D` developer,
-/// `O` api-owner, `M` admin (a person) and `T` the admin token.
+/// `O` api-owner, `M` admin (a person), `T` the admin token and `S` the
+/// `[auth.scim]` token, which opens the SCIM routes and nothing else.
 fn expected(method: &str, route: &str) -> &'static str {
-    const EVERYONE: &str = "AVDOMT";
+    const EVERYONE: &str = "AVDOMTS";
     const READERS: &str = "AVDOMT";
     match (method, route) {
         (
@@ -32,14 +34,25 @@ fn expected(method: &str, route: &str) -> &'static str {
         ("GET", "/api/v1/audit" | "/admin/audit") => "MT",
         ("GET", "/api/v1/gateways" | "/api/v1/gateways/{name}/runs" | "/admin/gateways") => "OMT",
         ("POST", "/api/v1/gateways/{name}/sync" | "/admin/gateways/{name}/sync") => "MT",
-        ("GET", "/profile") => "VDOMT",
+        ("GET", "/profile") => "VDOMTS",
+        // Trying needs an account (`Need::SignedIn`), since it spends upstream quota.
+        (
+            "POST",
+            "/api/v1/apis/{namespace}/{name}/versions/{version}/try"
+            | "/apis/{namespace}/{name}/versions/{version}/try",
+        ) => "VDOMTS",
         ("GET", r) if r.starts_with("/api/catalog/") || r.starts_with("/api/v1/apis") => READERS,
         ("POST", "/api/catalog/entities/by-refs") => READERS,
         (
             "GET",
-            "/" | "/catalog" | "/apis/{namespace}/{name}" | "/catalog/{kind}/{namespace}/{name}",
+            "/"
+            | "/catalog"
+            | "/llms.txt"
+            | "/apis/{namespace}/{name}"
+            | "/catalog/{kind}/{namespace}/{name}",
         ) => READERS,
         ("GET", r) if r.starts_with("/apis/{namespace}/{name}/") && r.contains("/docs") => READERS,
+        (_, r) if r.starts_with("/scim/v2/") => "S",
         _ => panic!("{method} {route} is not in the matrix: say who may call it"),
     }
 }
@@ -48,11 +61,13 @@ fn expected(method: &str, route: &str) -> &'static str {
 const PAGES: &[(&str, &str)] = &[
     ("GET", "/"),
     ("GET", "/catalog"),
+    ("GET", "/llms.txt"),
     ("GET", "/apis/{namespace}/{name}"),
     ("GET", "/apis/{namespace}/{name}/docs"),
     ("GET", "/apis/{namespace}/{name}/docs.md"),
     ("GET", "/apis/{namespace}/{name}/versions/{version}/docs"),
     ("GET", "/apis/{namespace}/{name}/versions/{version}/docs.md"),
+    ("POST", "/apis/{namespace}/{name}/versions/{version}/try"),
     ("GET", "/catalog/{kind}/{namespace}/{name}"),
     ("GET", "/plugins"),
     ("POST", "/plugins"),
@@ -68,9 +83,37 @@ const PAGES: &[(&str, &str)] = &[
     ("POST", "/admin/gateways/{name}/sync"),
 ];
 
+/// The SCIM routes (described by SCIM's own discovery, not /openapi.json).
+const SCIM: &[(&str, &str)] = &[
+    ("GET", "/scim/v2/ServiceProviderConfig"),
+    ("POST", "/scim/v2/.search"),
+    ("GET", "/scim/v2/Schemas"),
+    ("GET", "/scim/v2/Schemas/{id}"),
+    ("GET", "/scim/v2/ResourceTypes"),
+    ("GET", "/scim/v2/ResourceTypes/{id}"),
+    ("GET", "/scim/v2/Users"),
+    ("POST", "/scim/v2/Users"),
+    ("POST", "/scim/v2/Users/.search"),
+    ("GET", "/scim/v2/Users/{id}"),
+    ("PUT", "/scim/v2/Users/{id}"),
+    ("PATCH", "/scim/v2/Users/{id}"),
+    ("DELETE", "/scim/v2/Users/{id}"),
+    ("GET", "/scim/v2/Groups"),
+    ("POST", "/scim/v2/Groups"),
+    ("POST", "/scim/v2/Groups/.search"),
+    ("GET", "/scim/v2/Groups/{id}"),
+    ("PUT", "/scim/v2/Groups/{id}"),
+    ("PATCH", "/scim/v2/Groups/{id}"),
+    ("DELETE", "/scim/v2/Groups/{id}"),
+];
+
 #[tokio::test]
 async fn every_route_allows_exactly_the_roles_in_the_matrix() {
-    let app = spawn_app(AppSpec::default()).await;
+    let app = spawn_app(AppSpec {
+        scim: true,
+        ..AppSpec::default()
+    })
+    .await;
     let mut sessions: BTreeMap<char, Session> = BTreeMap::new();
     for (letter, role) in [
         ('V', "viewer"),
@@ -94,6 +137,10 @@ async fn every_route_allows_exactly_the_roles_in_the_matrix() {
         .map(|(m, r)| ((*m).to_owned(), (*r).to_owned(), true))
         .collect();
     routes.push(("GET".into(), "/openapi.json".into(), false));
+    routes.extend(
+        SCIM.iter()
+            .map(|(m, r)| ((*m).to_owned(), (*r).to_owned(), false)),
+    );
     for (path, operations) in doc["paths"].as_object().unwrap() {
         for method in operations.as_object().unwrap().keys() {
             routes.push((method.to_uppercase(), path.clone(), false));
@@ -108,7 +155,7 @@ async fn every_route_allows_exactly_the_roles_in_the_matrix() {
             .map(|s| if s.starts_with('{') { "x" } else { s })
             .collect::<Vec<_>>()
             .join("/");
-        for who in "AVDOMT".chars() {
+        for who in "AVDOMTS".chars() {
             let mut request = client()
                 .request(method.parse().unwrap(), format!("{}{uri}", app.base))
                 .header("content-type", "application/json")
@@ -116,6 +163,7 @@ async fn every_route_allows_exactly_the_roles_in_the_matrix() {
             match who {
                 'A' => {}
                 'T' => request = request.bearer_auth(ADMIN_TOKEN),
+                'S' => request = request.bearer_auth(SCIM_TOKEN),
                 person => {
                     let s = &sessions[&person];
                     request = request

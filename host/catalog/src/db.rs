@@ -292,6 +292,20 @@ const MIGRATIONS: &[M<'static>] = &[
     );
     CREATE INDEX gateway_runs_by_gateway ON gateway_runs (gateway, id);",
     ),
+    // SCIM provisioning: a UUID as each resource's SCIM id, the SCIM
+    // attributes the portal has no column for (`name`, `emails`) as JSON, and
+    // a version (the ETag) and last change for `meta`.
+    M::up(
+        "ALTER TABLE users ADD COLUMN scim_id TEXT;
+    ALTER TABLE users ADD COLUMN scim_attributes TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE users ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE users ADD COLUMN updated_at TEXT;
+    CREATE UNIQUE INDEX users_by_scim_id ON users (scim_id) WHERE scim_id IS NOT NULL;
+    ALTER TABLE groups ADD COLUMN scim_id TEXT;
+    ALTER TABLE groups ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE groups ADD COLUMN updated_at TEXT;
+    CREATE UNIQUE INDEX groups_by_scim_id ON groups (scim_id) WHERE scim_id IS NOT NULL;",
+    ),
 ];
 
 /// A handle on the portal's SQLite database; cheap to clone.

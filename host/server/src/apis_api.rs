@@ -348,7 +348,7 @@ async fn get_version(
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer")),
     responses(
         (status = 200, description = "The document as stored (YAML, JSON or GraphQL SDL)", content(
-            (String = "application/yaml"), (String = "application/json"),
+            (Object = "application/yaml"), (Object = "application/json"),
             (String = "application/graphql"), (String = "text/plain"))),
         (status = 304, description = "The document has not changed"),
         (status = 404, description = "No such API or version", body = Problem, content_type = "application/problem+json")))]

@@ -83,7 +83,7 @@ pub(crate) fn one<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a st
 pub(crate) fn number(pairs: &[(String, String)], key: &str) -> Result<Option<usize>, ApiError> {
     one(pairs, key)
         .map(|v| {
-            v.parse::<usize>().map_err(|_| {
+            crate::query::parse_count(v).ok_or_else(|| {
                 ApiError::BadRequest(format!("{key} must be a non-negative integer, not `{v}`"))
             })
         })
@@ -100,33 +100,56 @@ pub(crate) fn page_size(pairs: &[(String, String)]) -> Result<usize, ApiError> {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 struct Entity {
+    // Every field is optional: `fields` returns only the ones it names.
     /// `backstage.io/v1alpha1`.
     #[schema(rename = "apiVersion")]
-    api_version: String,
+    api_version: Option<String>,
     /// `API`, `Component`, `System`, `Domain`, `Resource`, `Group`, `User` or `Location`.
-    kind: String,
+    kind: Option<String>,
     /// Name, namespace, title, description, labels, annotations, tags, links, uid, etag.
-    #[schema(value_type = Object)]
-    metadata: Value,
+    #[schema(value_type = Option<Object>)]
+    metadata: Option<Value>,
     /// Kind-specific fields.
-    #[schema(value_type = Object)]
-    spec: Value,
+    #[schema(value_type = Option<Object>)]
+    spec: Option<Value>,
     /// Relations to other entities, both directions (`{type, targetRef}`).
-    #[schema(value_type = Vec<Object>)]
-    relations: Vec<Value>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    relations: Option<Vec<Value>>,
 }
+
+/// One `filter` parameter: `key=value` conditions joined by commas; a
+/// condition's key may not be empty. Documentation only.
+#[derive(ToSchema)]
+#[schema(pattern = r"^(\s*([^=,\s][^,]*)?)(,\s*([^=,\s][^,]*)?)*$")]
+#[allow(dead_code)]
+struct CatalogFilter(String);
+
+/// One `order` parameter: `asc:field`, `desc:field`, `field,asc` or a bare
+/// `field`. Documentation only.
+#[derive(ToSchema)]
+#[schema(
+    pattern = r"^(?:[^,]*[^,\s][^,]*,\s*(?:[aA][sS][cC]|[dD][eE][sS][cC])\s*|\s*(?:[aA][sS][cC]|[dD][eE][sS][cC])\s*:[^,]*[^,\s][^,]*|[^,:]*[^,:\s][^,:]*)$"
+)]
+#[allow(dead_code)]
+struct CatalogOrder(String);
+
+/// A full entity ref: `kind:namespace/name` or `kind:name`. Documentation only.
+#[derive(ToSchema)]
+#[schema(pattern = r"^[^:/]+:([^/]+/[\s\S]+|[^/]+)$")]
+#[allow(dead_code)]
+struct FullEntityRef(String);
 
 /// `GET /api/catalog/entities`: Backstage's list with `filter`, `fields`, `order`, `limit`, `offset`, `after`.
 ///
 /// `after` is the opaque cursor of the `Link: <...>; rel="next"` header of the previous page.
 #[utoipa::path(get, path = "/api/catalog/entities", tag = "catalog",
     params(
-        ("filter" = Option<Vec<String>>, Query, description = "`key=value` conditions joined by commas (AND); repeated filters are OR'd"),
+        ("filter" = inline(Option<Vec<CatalogFilter>>), Query, description = "`key=value` conditions joined by commas (AND); repeated filters are OR'd"),
         ("fields" = Option<Vec<String>>, Query, description = "Comma-separated dotted fields to return"),
-        ("order" = Option<Vec<String>>, Query, description = "`asc:field` or `desc:field`"),
-        ("limit" = Option<usize>, Query, description = "Page size"),
+        ("order" = inline(Option<Vec<CatalogOrder>>), Query, description = "`asc:field` or `desc:field` (also `field,asc`, or a bare `field`)"),
+        ("limit" = Option<usize>, Query, description = "Page size (at most 1000)"),
         ("offset" = Option<usize>, Query, description = "Entities to skip"),
-        ("after" = Option<String>, Query, description = "Cursor from the previous page's Link header"),
+        ("after" = Option<String>, Query, description = "Cursor from the previous page's Link header", pattern = r"^o[0-9]{1,19}$"),
     ),
     responses(
         (status = 200, description = "The entities", body = Vec<Entity>),
@@ -143,9 +166,11 @@ async fn list_entities(
         .map(Order::parse)
         .collect::<Result<Vec<_>, _>>()?;
     let limit = number(&pairs, "limit")?.map(|l| l.min(MAX_PAGE));
+    // `offset` is checked even when `after` overrides it: a malformed request is refused whole.
+    let offset = number(&pairs, "offset")?;
     let offset = match one(&pairs, "after") {
         Some(cursor) => decode_offset(cursor)?,
-        None => number(&pairs, "offset")?.unwrap_or(0),
+        None => offset.unwrap_or(0),
     };
     let list = ListQuery {
         filter,
@@ -184,7 +209,8 @@ fn encode_offset(offset: usize) -> String {
 fn decode_offset(cursor: &str) -> Result<usize, ApiError> {
     cursor
         .strip_prefix('o')
-        .and_then(|n| n.parse().ok())
+        .filter(|n| n.len() <= 19)
+        .and_then(crate::query::parse_count)
         .ok_or_else(|| {
             ApiError::BadRequest(format!(
                 "`after` cursor `{cursor}` is not one this server issued"
@@ -220,13 +246,15 @@ struct PageInfo {
 /// `GET /api/catalog/entities/by-query`: cursor paging with full-text filtering.
 #[utoipa::path(get, path = "/api/catalog/entities/by-query", tag = "catalog",
     params(
-        ("filter" = Option<Vec<String>>, Query, description = "As for /entities"),
+        ("filter" = inline(Option<Vec<CatalogFilter>>), Query, description = "As for /entities"),
         ("fields" = Option<Vec<String>>, Query, description = "As for /entities"),
-        ("limit" = Option<usize>, Query, description = "Page size (default 20)"),
-        ("orderField" = Option<String>, Query, description = "`field,asc` or `field,desc`"),
+        ("limit" = Option<usize>, Query, description = "Page size (default 20, at most 1000)"),
+        ("orderField" = Option<String>, Query, description = "`field,asc` or `field,desc` (a bare `field` is ascending)",
+            pattern = r"^[^,]*[^,\s][^,]*(?:,\s*(?:[aA][sS][cC]|[dD][eE][sS][cC])\s*(?::[^,]*)?)?$"),
         ("fullTextFilterTerm" = Option<String>, Query, description = "Words to look for"),
         ("fullTextFilterFields" = Option<Vec<String>>, Query, description = "Fields to look in"),
-        ("cursor" = Option<String>, Query, description = "A cursor from a previous page; other parameters but limit and fields are then ignored"),
+        ("cursor" = Option<String>, Query, description = "A cursor from a previous page (opaque hex); other parameters but limit and fields are then ignored",
+            pattern = "^([0-9a-fA-F]{2})+$"),
     ),
     responses(
         (status = 200, description = "One page", body = QueryPage),
@@ -238,6 +266,14 @@ async fn query_entities(
     let pairs = pairs(query);
     let limit = page_size(&pairs)?;
     let fields = Fields::parse(&all(&pairs, "fields"));
+    // Parameters a cursor overrides are still checked: a malformed request is refused whole.
+    let order = one(&pairs, "orderField")
+        .map(|text| {
+            let (field, dir) = text.split_once(',').unwrap_or((text, "asc"));
+            Order::parse(&format!("{dir}:{field}"))
+        })
+        .transpose()?;
+    let filter = EntityFilter::parse(&all(&pairs, "filter"))?;
     let page = match one(&pairs, "cursor") {
         Some(cursor) => PageQuery::Cursor {
             cursor: cursor.to_owned(),
@@ -245,12 +281,6 @@ async fn query_entities(
             fields,
         },
         None => {
-            let order = one(&pairs, "orderField")
-                .map(|text| {
-                    let (field, dir) = text.split_once(',').unwrap_or((text, "asc"));
-                    Order::parse(&format!("{dir}:{field}"))
-                })
-                .transpose()?;
             let full_text = one(&pairs, "fullTextFilterTerm")
                 .filter(|t| !t.trim().is_empty())
                 .map(|term| FullTextFilter {
@@ -263,7 +293,7 @@ async fn query_entities(
                         .collect(),
                 });
             PageQuery::First {
-                filter: EntityFilter::parse(&all(&pairs, "filter"))?,
+                filter,
                 order,
                 full_text,
                 limit,
@@ -303,8 +333,9 @@ async fn entity_by_name(
 /// The body of `POST /entities/by-refs`.
 #[derive(Deserialize, ToSchema)]
 struct ByRefs {
-    /// Full entity refs (`kind:namespace/name`).
+    /// Full entity refs (`kind:namespace/name` or `kind:name`).
     #[serde(rename = "entityRefs")]
+    #[schema(value_type = Vec<FullEntityRef>)]
     entity_refs: Vec<String>,
     /// Fields to return.
     #[serde(default)]
@@ -315,7 +346,7 @@ struct ByRefs {
 #[derive(Serialize, ToSchema)]
 struct ByRefsItems {
     /// The entities, in the order asked.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<Option<Object>>)]
     items: Vec<Option<EntityJson>>,
 }
 
@@ -351,8 +382,8 @@ struct FacetsAnswer {
 /// `GET /api/catalog/entity-facets?facet=kind&facet=spec.type&filter=...`.
 #[utoipa::path(get, path = "/api/catalog/entity-facets", tag = "catalog",
     params(
-        ("facet" = Vec<String>, Query, description = "Dotted fields to count values of"),
-        ("filter" = Option<Vec<String>>, Query, description = "As for /entities"),
+        ("facet" = Vec<String>, Query, description = "Dotted fields to count values of (at least one)"),
+        ("filter" = inline(Option<Vec<CatalogFilter>>), Query, description = "As for /entities"),
     ),
     responses(
         (status = 200, description = "Counts per value", body = FacetsAnswer),

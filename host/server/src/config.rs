@@ -17,7 +17,7 @@ mod catalog;
 mod gateways;
 mod plugins;
 
-pub use auth::{AuthSettings, OidcSettings, RoleSettings, SecureCookies};
+pub use auth::{AuthSettings, OidcSettings, RoleSettings, ScimSettings, SecureCookies};
 pub use catalog::CatalogSettings;
 pub(crate) use gateways::check as check_gateways;
 pub use gateways::{Every, GatewaySettings, HumaneDuration};
@@ -53,6 +53,8 @@ pub struct Config {
     pub auth: AuthSettings,
     /// Gateway instances whose APIs the catalogue syncs (`[[gateways]]`).
     pub gateways: Vec<GatewaySettings>,
+    /// The try-it console's timeout and response cap.
+    pub tryit: crate::tryit::TrySettings,
 }
 
 impl Default for Config {
@@ -70,6 +72,7 @@ impl Default for Config {
             admin_token: None,
             auth: AuthSettings::default(),
             gateways: Vec::new(),
+            tryit: crate::tryit::TrySettings::default(),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The host's own HTTP client, for reading URLs (catalogue imports, `$text`
-//! placeholders, registered locations; later the try-it proxy). It reaches only
+//! placeholders, registered locations, the try-it proxy). It reaches only
 //! what an [`OutboundPolicy`] allows, checked on the URL, on every address the
 //! name resolves to and again on every redirect, with timeouts and a body cap.
 
@@ -25,9 +25,13 @@ pub struct FetchLimits {
     pub connect_timeout: Duration,
     /// The whole exchange, body and redirects included.
     pub total_timeout: Duration,
-    /// The largest body read; a longer one is an error, not a truncation.
+    /// The largest body read; a longer one is an error, unless `truncate_body`.
     pub max_body_bytes: usize,
-    /// Redirects followed (GET and HEAD only), each checked like the first URL.
+    /// Keep the first `max_body_bytes` of a longer body (and say so in
+    /// [`Fetched::truncated`]) instead of failing: for showing, not parsing.
+    pub truncate_body: bool,
+    /// Redirects followed (GET and HEAD only), each checked like the first
+    /// URL; with 0, none: the redirect itself is the answer.
     pub max_redirects: usize,
 }
 
@@ -37,6 +41,7 @@ impl Default for FetchLimits {
             connect_timeout: Duration::from_secs(10),
             total_timeout: Duration::from_secs(30),
             max_body_bytes: 10 * 1024 * 1024,
+            truncate_body: false,
             max_redirects: 5,
         }
     }
@@ -95,6 +100,8 @@ pub struct Fetched {
     pub headers: HeaderMap,
     /// Its body.
     pub body: Bytes,
+    /// Whether the body was cut at [`FetchLimits::max_body_bytes`].
+    pub truncated: bool,
 }
 
 /// An HTTP/1.1 client (http and https, webpki roots) bound to one policy;
@@ -255,7 +262,8 @@ impl HttpClient {
         headers: HeaderMap,
         body: Bytes,
     ) -> Result<Fetched, FetchError> {
-        let follows = method == Method::GET || method == Method::HEAD;
+        let follows = (method == Method::GET || method == Method::HEAD)
+            && self.inner.limits.max_redirects > 0;
         let mut url = url.clone();
         for _ in 0..=self.inner.limits.max_redirects {
             let fetched = self
@@ -331,8 +339,21 @@ impl HttpClient {
             .headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > max as u64) {
+        let truncate = self.inner.limits.truncate_body;
+        if declared.is_some_and(|n| n > max as u64) && !truncate {
             return Err(FetchError::TooLarge(max));
+        }
+        if truncate {
+            let (body, truncated) = read_at_most(incoming, max)
+                .await
+                .map_err(|e| FetchError::Protocol(format!("{host}: {e}")))?;
+            return Ok(Fetched {
+                url: url.clone(),
+                status: parts.status,
+                headers: parts.headers,
+                body,
+                truncated,
+            });
         }
         let body = Limited::new(incoming, max)
             .collect()
@@ -350,6 +371,7 @@ impl HttpClient {
             status: parts.status,
             headers: parts.headers,
             body,
+            truncated: false,
         })
     }
 
@@ -396,6 +418,26 @@ impl HttpClient {
         .await
         .map_err(|_| FetchError::Timeout(timeout))?
     }
+}
+
+/// The first `max` bytes of a body, and whether there was more; the rest is
+/// not read (the connection is dropped).
+async fn read_at_most(
+    mut body: hyper::body::Incoming,
+    max: usize,
+) -> Result<(Bytes, bool), hyper::Error> {
+    let mut kept = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        if kept.len() + data.len() > max {
+            kept.extend_from_slice(&data[..max - kept.len()]);
+            return Ok((Bytes::from(kept), true));
+        }
+        kept.extend_from_slice(&data);
+    }
+    Ok((Bytes::from(kept), false))
 }
 
 /// The catalogue's [`portico_catalog::UrlReader`]: the client, driven from
@@ -516,6 +558,25 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, FetchError::TooLarge(1024)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_truncating_client_keeps_the_cap_and_says_so_and_can_leave_redirects_alone() {
+        let base = serve().await;
+        let limits = FetchLimits {
+            max_body_bytes: 1000,
+            truncate_body: true,
+            max_redirects: 0,
+            ..FetchLimits::default()
+        };
+        let c = client(&["http://127.0.0.1:*"], true, limits);
+        let big = c.get(&Url::parse(&format!("{base}/big")).unwrap()).await;
+        let big = big.unwrap();
+        assert_eq!((big.body.len(), big.truncated), (1000, true));
+        let small = c.get(&Url::parse(&format!("{base}/hello")).unwrap()).await;
+        assert!(!small.unwrap().truncated);
+        let away = c.get(&Url::parse(&format!("{base}/away")).unwrap()).await;
+        assert_eq!(away.unwrap().status, StatusCode::TEMPORARY_REDIRECT);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! (audited). Who may call which is decided in `identity::access`.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use portico_runtime::Health;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -14,6 +14,7 @@ use crate::gateways::{self, Gateway, Run, Status, SyncError, Trigger, runs};
 use crate::identity::Caller;
 use crate::identity::audit::{self, Outcome};
 use crate::problem::{ApiError, Problem};
+use crate::query::QueryParams;
 use crate::state::AppState;
 
 /// Routes of this module, with their OpenAPI descriptions.
@@ -104,6 +105,7 @@ async fn list_gateways(State(state): State<AppState>) -> Result<Json<Vec<Gateway
 #[into_params(parameter_in = Query)]
 struct RunsQuery {
     /// At most this many runs, newest first (default 20, at most 500).
+    #[serde(default, deserialize_with = "crate::query::count")]
     limit: Option<usize>,
 }
 
@@ -113,13 +115,14 @@ struct RunsQuery {
     security(("admin_token" = []), ("session" = [])),
     responses(
         (status = 200, description = "Its runs, newest first", body = Vec<Run>),
+        (status = 400, description = "A malformed query string", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not signed in, or not a valid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "No `gateways.read` permission", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such gateway", body = Problem, content_type = "application/problem+json")))]
 async fn list_runs(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(query): Query<RunsQuery>,
+    QueryParams(query): QueryParams<RunsQuery>,
 ) -> Result<Json<Vec<Run>>, ApiError> {
     if state.gateways().get(&name).is_none() {
         return Err(ApiError::NotFound(format!("no gateway called `{name}`")));

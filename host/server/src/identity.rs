@@ -99,6 +99,20 @@ impl Actor {
         }
     }
 
+    /// The identity provider holding the `[auth.scim]` token: it may
+    /// provision over SCIM and nothing else.
+    pub fn scim() -> Actor {
+        Actor {
+            id: "system:scim".into(),
+            name: "SCIM provisioning".into(),
+            kind: ActorKind::System,
+            user_id: None,
+            roles: BTreeSet::new(),
+            groups: BTreeSet::new(),
+            permissions: BTreeSet::from([roles::SCIM_PROVISION.to_owned()]),
+        }
+    }
+
     /// Whether this actor is signed in (or holds a token).
     pub fn is_authenticated(&self) -> bool {
         self.kind != ActorKind::Anonymous

@@ -3,7 +3,7 @@
 //! Who may call them is decided in [`crate::identity::access`], like every route.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 use crate::identity::audit::{self, AuditEntry, AuditQuery};
 use crate::identity::{ActorKind, Caller};
 use crate::problem::{ApiError, Problem};
+use crate::query::QueryParams;
 use crate::state::AppState;
 
 /// Entries in a page when the caller sets no limit.
@@ -39,15 +40,29 @@ pub struct AuditParams {
     /// An action (`auth.login`) or a prefix ending in a dot (`plugin.`).
     pub action: Option<String>,
     /// From this time on, RFC 3339 (inclusive).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}[0-9A-Za-z:.+-]*$")]
     pub from: Option<String>,
     /// Up to this time, RFC 3339 (exclusive).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}[0-9A-Za-z:.+-]*$")]
     pub to: Option<String>,
     /// Entries per page (default 100, at most 1000); for an export, the most entries.
+    #[serde(default, deserialize_with = "crate::query::count")]
     pub limit: Option<usize>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<i64>,
     /// `json` (default) or `jsonl`: every matching entry, one JSON object a line.
-    pub format: Option<String>,
+    #[param(inline)]
+    pub format: Option<AuditFormat>,
+}
+
+/// How `GET /api/v1/audit` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditFormat {
+    /// A page of entries as one JSON document.
+    Json,
+    /// Every matching entry, one JSON object a line.
+    Jsonl,
 }
 
 impl AuditParams {
@@ -110,17 +125,9 @@ struct AuditPage {
         (status = 403, description = "No `audit.read` permission", body = Problem, content_type = "application/problem+json")))]
 async fn audit_log(
     State(state): State<AppState>,
-    Query(params): Query<AuditParams>,
+    QueryParams(params): QueryParams<AuditParams>,
 ) -> Result<Response, ApiError> {
-    let export = match params.format.as_deref() {
-        None | Some("json") => false,
-        Some("jsonl") => true,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "format must be `json` or `jsonl`, not `{other}`"
-            )));
-        }
-    };
+    let export = params.format == Some(AuditFormat::Jsonl);
     if export {
         let mut query = params.query(MAX_EXPORT, MAX_EXPORT)?;
         let db = state.db().clone();

@@ -4,7 +4,7 @@
 //! every write is audited.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use portico_catalog::{EntityJson, EntityRef, Problem as ImportProblem};
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,7 @@ use crate::identity::Caller;
 use crate::identity::audit::record_result;
 use crate::locations::{self, Location, LocationError, Registration};
 use crate::problem::{ApiError, JsonBody, Problem};
+use crate::query::QueryParams;
 use crate::state::AppState;
 
 /// Routes of this module, with their OpenAPI descriptions.
@@ -109,6 +110,7 @@ async fn location_by_entity(
 struct LocationInput {
     /// `url` or `file`.
     #[serde(rename = "type")]
+    #[schema(pattern = "^(url|file)$")]
     kind: String,
     /// The URL, or the path (within `[catalog] roots`).
     target: String,
@@ -157,7 +159,7 @@ struct CreatedLocation {
 async fn create_location(
     caller: Caller,
     State(state): State<AppState>,
-    Query(query): Query<CreateQuery>,
+    QueryParams(query): QueryParams<CreateQuery>,
     JsonBody(input): JsonBody<LocationInput>,
 ) -> Result<(StatusCode, Json<CreatedLocation>), ApiError> {
     let target = format!("{}:{}", input.kind, input.target.trim());

@@ -51,7 +51,7 @@ impl utoipa::Modify for AdminToken {
 
 /// Every JSON route of the portal, with its OpenAPI description.
 pub fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let mut router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(api::router())
         .merge(catalog_api::router())
         .merge(apis_api::router())
@@ -59,6 +59,53 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(plugins_api::router())
         .merge(identity_api::router())
         .merge(gateways_api::router())
+        .merge(crate::tryit::router());
+    document_access(router.get_openapi_mut());
+    router
+}
+
+/// Adds the 401 and 403 answers of every operation that the access table
+/// ([`crate::identity::access::RULES`]) does not make public, so the document
+/// says what an anonymous or under-privileged caller gets without each handler
+/// repeating it.
+fn document_access(openapi: &mut utoipa::openapi::OpenApi) {
+    use crate::identity::access::{Need, rule};
+    use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for (route, item) in openapi.paths.paths.iter_mut() {
+        let operations = [
+            (axum::http::Method::GET, &mut item.get),
+            (axum::http::Method::POST, &mut item.post),
+            (axum::http::Method::PUT, &mut item.put),
+            (axum::http::Method::PATCH, &mut item.patch),
+            (axum::http::Method::DELETE, &mut item.delete),
+        ];
+        for (method, operation) in operations {
+            let Some(operation) = operation else { continue };
+            if rule(&method, route).is_none_or(|r| r.need == Need::Public) {
+                continue;
+            }
+            let responses = &mut operation.responses.responses;
+            responses
+                .entry("401".into())
+                .or_insert_with(|| problem("Not signed in, or not a valid bearer token"));
+            responses
+                .entry("403".into())
+                .or_insert_with(|| problem("Signed in without the permission this needs"));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -92,5 +139,31 @@ mod tests {
             assert!(json["paths"].get(path).is_some(), "{path} is documented");
         }
         assert!(json["components"]["schemas"].get("PluginInfo").is_some());
+    }
+
+    #[test]
+    fn guarded_operations_document_401_and_403_and_public_ones_do_not() {
+        let (_, doc) = api_router().split_for_parts();
+        let json = serde_json::to_value(&doc).unwrap();
+        for (path, method) in [
+            ("/api/v1/plugins", "get"),
+            ("/api/v1/plugins", "post"),
+            ("/metrics", "get"),
+            ("/api/catalog/entities", "get"),
+        ] {
+            let responses = &json["paths"][path][method]["responses"];
+            for status in ["401", "403"] {
+                assert_eq!(
+                    responses[status]["content"]["application/problem+json"]["schema"]["$ref"],
+                    "#/components/schemas/Problem",
+                    "{method} {path} documents {status}"
+                );
+            }
+        }
+        assert!(
+            json["paths"]["/healthz"]["get"]["responses"]
+                .get("401")
+                .is_none()
+        );
     }
 }

@@ -61,6 +61,12 @@ pub enum InstallError {
     Io(#[from] anyhow::Error),
 }
 
+/// The plugin (or version) asked for is not installed: the caller's
+/// mistake, unlike a directory that cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotInstalled(pub String);
+
 /// Held by whoever changes the installed plugins or reconciles the registry
 /// with them, so an install and a reload never interleave.
 pub static CHANGES: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -104,6 +110,8 @@ impl PluginStore {
     }
 
     fn save_state(&self, state: &StoreState) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("cannot create {}", self.dir.display()))?;
         write_atomically(
             &self.dir.join(STATE_FILE),
             toml::to_string(state)?.as_bytes(),
@@ -215,11 +223,11 @@ impl PluginStore {
             .map(|i| i.path.clone())
             .collect();
         if removed.is_empty() {
-            bail!(
-                "no plugin `{id}`{} is installed in {}",
+            return Err(NotInstalled(format!(
+                "no plugin `{id}`{} is installed",
                 version.map(|v| format!(" version {v}")).unwrap_or_default(),
-                self.dir.display()
-            );
+            ))
+            .into());
         }
         for path in &removed {
             std::fs::remove_file(path)
@@ -241,7 +249,7 @@ impl PluginStore {
     pub fn set_enabled(&self, id: &str, enabled: bool) -> anyhow::Result<()> {
         let installed = self.scan()?.versions.contains_key(id) || is_bundled(id);
         if !installed {
-            bail!("no plugin `{id}` is installed");
+            return Err(NotInstalled(format!("no plugin `{id}` is installed")).into());
         }
         let mut state = self.state()?;
         if enabled {

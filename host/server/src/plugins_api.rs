@@ -8,7 +8,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use portico_runtime::PluginInfo;
 use serde::{Deserialize, Serialize};
@@ -18,8 +18,11 @@ use utoipa_axum::routes;
 
 use crate::identity::Caller;
 use crate::identity::audit::record_result;
-use crate::plugin_store::{CHANGES, InstallError, Installed, PluginStore, Reconciled, reconcile};
+use crate::plugin_store::{
+    CHANGES, InstallError, Installed, NotInstalled, PluginStore, Reconciled, reconcile,
+};
 use crate::problem::{ApiError, Problem};
+use crate::query::QueryParams;
 use crate::state::AppState;
 
 /// The largest plugin upload (componentize-py components are about 20 MB).
@@ -70,6 +73,12 @@ struct InstallOptions {
     activate: bool,
 }
 
+/// A plugin package: the `.wasm` component's bytes. Documentation only.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+struct PluginPackage(Vec<u8>);
+
 /// What an install did.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct InstallAnswer {
@@ -83,7 +92,8 @@ pub(crate) struct InstallAnswer {
 #[utoipa::path(post, path = "/api/v1/plugins", tag = "plugins",
     params(InstallOptions,
         ("portico-signature" = Option<String>, Header, description = "A detached signature (the `.sig` document), if the package carries none")),
-    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The plugin package"),
+    request_body(description = "The plugin package (any media type: the bytes are checked, not the label)",
+        content((PluginPackage = "application/wasm"), (PluginPackage = "application/octet-stream"))),
     security(("admin_token" = []), ("session" = [])),
     responses(
         (status = 201, description = "Installed and loaded", body = InstallAnswer),
@@ -92,7 +102,7 @@ pub(crate) struct InstallAnswer {
 async fn install_plugin(
     caller: Caller,
     State(state): State<AppState>,
-    Query(options): Query<InstallOptions>,
+    QueryParams(options): QueryParams<InstallOptions>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<InstallAnswer>), ApiError> {
@@ -175,7 +185,7 @@ async fn remove_plugin(
     caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(options): Query<RemoveOptions>,
+    QueryParams(options): QueryParams<RemoveOptions>,
 ) -> Result<Json<Reconciled>, ApiError> {
     remove(&state, &caller, id, options.version).await.map(Json)
 }
@@ -192,9 +202,7 @@ pub(crate) async fn remove(
         None => id.clone(),
     };
     let result = change(state.clone(), move |state, store| {
-        store
-            .remove(&id, version.as_deref())
-            .map_err(|e| ApiError::NotFound(format!("{e:#}")))?;
+        store.remove(&id, version.as_deref()).map_err(store_error)?;
         reload(state)
     })
     .await;
@@ -241,9 +249,7 @@ pub(crate) async fn set_enabled(
 ) -> Result<Reconciled, ApiError> {
     let target = id.clone();
     let result = change(state.clone(), move |state, store| {
-        store
-            .set_enabled(&id, enabled)
-            .map_err(|e| ApiError::NotFound(format!("{e:#}")))?;
+        store.set_enabled(&id, enabled).map_err(store_error)?;
         reload(state)
     })
     .await;
@@ -254,6 +260,15 @@ pub(crate) async fn set_enabled(
     };
     record_result(state.db(), caller, action, target, &result).await;
     result
+}
+
+/// A plugin that is not installed is the caller's 404; anything else is the
+/// server's (logged, not shown: it names directories).
+fn store_error(error: anyhow::Error) -> ApiError {
+    match error.downcast_ref::<NotInstalled>() {
+        Some(missing) => ApiError::NotFound(missing.to_string()),
+        None => ApiError::internal(format!("{error:#}")),
+    }
 }
 
 /// Runs a change to the installed plugins off the async threads, one at a time.

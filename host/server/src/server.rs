@@ -29,7 +29,7 @@ use crate::identity::access::{self, AdminToken};
 use crate::identity::{roles::Roles, users};
 use crate::problem::ApiError;
 use crate::state::{Access, AppState};
-use crate::{demo, loader, locations, openapi, plugin_store, ui};
+use crate::{demo, llms, loader, locations, markdown_twin, openapi, plugin_store, scim, ui};
 
 /// Builds the whole application router.
 pub fn app(state: AppState) -> Router {
@@ -53,6 +53,8 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .merge(ui::router())
+        .merge(llms::router())
+        .merge(scim::router())
         .fallback(|| async { ApiError::NotFound("no such page or endpoint".into()) })
         .with_state(state.clone())
         // Every routed request passes here: who is calling, and may they.
@@ -151,6 +153,12 @@ pub fn prepare(config: Config) -> anyhow::Result<AppState> {
             Err(_) => None,
         },
         gateways: Arc::new(Gateways::resolve(&config, &plugins)?),
+        scim_token: config
+            .auth
+            .scim
+            .as_ref()
+            .map(|s| scim::ScimToken::resolve(&s.token))
+            .transpose()?,
     };
     Ok(AppState::with_access(
         config,
@@ -198,11 +206,15 @@ impl Server {
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
-        let app = app(state.clone());
+        // The markdown twins wrap the router: they change which route a request reaches.
+        let app = tower::Layer::layer(
+            &middleware::from_fn(markdown_twin::markdown_twin),
+            app(state.clone()),
+        );
         let task = tokio::spawn(async move {
             axum::serve(
                 listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
+                axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
             )
             .with_graceful_shutdown(async move {
                 let _ = rx.await;

@@ -15,6 +15,7 @@ use crate::fetch::BlockingReader;
 use crate::gateways::Gateways;
 use crate::identity::Identity;
 use crate::identity::access::AdminToken;
+use crate::scim::ScimToken;
 
 /// What start-up resolves for guarded and outbound work: the admin token and
 /// the catalogue's URL reader. The default grants nothing.
@@ -26,6 +27,8 @@ pub struct Access {
     pub url_reader: Option<BlockingReader>,
     /// The gateway instances of `[[gateways]]`, their secrets resolved.
     pub gateways: Arc<Gateways>,
+    /// The `[auth.scim]` token; none: `/scim/v2` answers 404.
+    pub scim_token: Option<ScimToken>,
 }
 
 /// The shared state of the app; cheap to clone.
@@ -119,6 +122,11 @@ impl AppState {
     /// The admin token, when one is configured.
     pub fn admin_token(&self) -> Option<&AdminToken> {
         self.inner.access.admin_token.as_ref()
+    }
+
+    /// The SCIM token, when `[auth.scim]` is set.
+    pub fn scim_token(&self) -> Option<&ScimToken> {
+        self.inner.access.scim_token.as_ref()
     }
 
     /// Roles and the failed sign-in limiter.

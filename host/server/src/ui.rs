@@ -13,6 +13,7 @@ mod entity;
 mod gateways;
 mod oidc;
 mod plugins;
+mod tryit;
 
 use askama::Template;
 use axum::Router;
@@ -46,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .merge(catalog::router())
         .merge(entity::router())
         .merge(docs::router())
+        .merge(tryit::router())
         .merge(assets::router())
         .merge(auth::router())
         .merge(oidc::router())

@@ -1,7 +1,8 @@
 //! `[auth]`: sign-in and sessions (sign-up, cookie security, lifetimes,
 //! failed sign-in limits), what anonymous visitors may read, custom roles
 //! (`[auth.roles.<name>] permissions = [...]`) next to the built-in ones, and
-//! single sign-on through an OpenID Connect provider (`[auth.oidc]`).
+//! single sign-on through an OpenID Connect provider (`[auth.oidc]`), and
+//! SCIM 2.0 provisioning (`[auth.scim]`).
 
 use std::collections::BTreeMap;
 
@@ -34,6 +35,19 @@ pub struct AuthSettings {
     pub roles: BTreeMap<String, RoleSettings>,
     /// Sign-in through an OpenID Connect provider.
     pub oidc: Option<OidcSettings>,
+    /// SCIM 2.0 provisioning at `/scim/v2`; none: those routes answer 404.
+    pub scim: Option<ScimSettings>,
+}
+
+/// `[auth.scim]`: the identity provider's access to `/scim/v2`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScimSettings {
+    /// The bearer token the provider sends, by reference (`env:VAR` or `file:/path`).
+    pub token: String,
+    /// The role of every account the provider creates.
+    #[serde(default = "default_oidc_role")]
+    pub default_role: String,
 }
 
 /// `[auth.oidc]`: the provider, this portal's client at it, and how claims
@@ -98,6 +112,7 @@ impl Default for AuthSettings {
             failed_login_window_secs: 300,
             roles: BTreeMap::new(),
             oidc: None,
+            scim: None,
         }
     }
 }
@@ -153,6 +168,15 @@ impl AuthSettings {
         }
         if let Some(oidc) = &self.oidc {
             oidc.check(|role| BUILTIN_ROLES.contains(&role) || self.roles.contains_key(role))?;
+        }
+        if let Some(scim) = &self.scim {
+            let role = &scim.default_role;
+            if !BUILTIN_ROLES.contains(&role.as_str()) && !self.roles.contains_key(role) {
+                anyhow::bail!(
+                    "auth.scim.default_role: `{role}` is neither built in nor in [auth.roles]"
+                );
+            }
+            crate::scim::ScimToken::resolve(&scim.token)?;
         }
         if self.session_lifetime_secs == 0 || self.idle_timeout_secs == 0 {
             anyhow::bail!("auth: session_lifetime_secs and idle_timeout_secs must be positive");

@@ -1,7 +1,7 @@
 //! The one place that says who may call which route: [`RULES`] maps every
 //! (method, route template) to what it needs, and [`authorize`] applies it to
-//! every routed request, after finding the actor (admin token, session
-//! cookie, or nobody) and checking the CSRF token of cookie-borne writes.
+//! every routed request, after finding the actor (admin token, SCIM token,
+//! session cookie, or nobody) and checking the CSRF token of cookie-borne writes.
 //! A route missing from the table is denied, whoever asks.
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -14,11 +14,12 @@ use subtle::ConstantTimeEq;
 use super::csrf::check_csrf;
 use super::roles::{
     AUDIT_READ, CATALOG_READ, CATALOG_WRITE, GATEWAYS_READ, GATEWAYS_SYNC, METRICS_READ,
-    PLUGINS_MANAGE, PLUGINS_READ,
+    PLUGINS_MANAGE, PLUGINS_READ, SCIM_PROVISION,
 };
 use super::sessions::{self, COOKIE};
 use super::{Actor, Caller, audit, users};
 use crate::problem::ApiError;
+use crate::scim::ScimError;
 use crate::state::AppState;
 
 /// What a route needs.
@@ -39,6 +40,8 @@ pub enum Surface {
     Api,
     /// An HTML page.
     Page,
+    /// SCIM provisioning (`/scim/v2`): SCIM errors, and 404 without `[auth.scim]`.
+    Scim,
 }
 
 /// One entry of the table.
@@ -72,6 +75,15 @@ const fn page(method: &'static str, route: &'static str, need: Need) -> Rule {
     }
 }
 
+const fn scim(method: &'static str, route: &'static str) -> Rule {
+    Rule {
+        method,
+        route,
+        need: Need::Permission(SCIM_PROVISION),
+        surface: Surface::Scim,
+    }
+}
+
 const READ: Need = Need::Permission(CATALOG_READ);
 
 /// Every route and what it needs.
@@ -81,6 +93,7 @@ pub const RULES: &[Rule] = &[
     api("GET", "/readyz", Need::Public),
     api("GET", "/metrics", Need::Permission(METRICS_READ)),
     api("GET", "/openapi.json", Need::Public),
+    page("GET", "/llms.txt", READ),
     // Backstage's catalogue API
     api("GET", "/api/catalog/entities", READ),
     api("GET", "/api/catalog/entities/by-query", READ),
@@ -120,6 +133,12 @@ pub const RULES: &[Rule] = &[
         "GET",
         "/api/v1/apis/{namespace}/{name}/versions/{version}/spec",
         READ,
+    ),
+    // Trying spends the API's upstream quota: an account is needed.
+    api(
+        "POST",
+        "/api/v1/apis/{namespace}/{name}/versions/{version}/try",
+        Need::SignedIn,
     ),
     api("GET", "/api/v1/plugins", Need::Permission(PLUGINS_READ)),
     api("POST", "/api/v1/plugins", Need::Permission(PLUGINS_MANAGE)),
@@ -172,6 +191,11 @@ pub const RULES: &[Rule] = &[
         "/apis/{namespace}/{name}/versions/{version}/docs.md",
         READ,
     ),
+    page(
+        "POST",
+        "/apis/{namespace}/{name}/versions/{version}/try",
+        Need::SignedIn,
+    ),
     page("GET", "/catalog/{kind}/{namespace}/{name}", READ),
     page("GET", "/plugins", Need::Permission(PLUGINS_READ)),
     page("POST", "/plugins", Need::Permission(PLUGINS_MANAGE)),
@@ -206,6 +230,27 @@ pub const RULES: &[Rule] = &[
         "/admin/gateways/{name}/sync",
         Need::Permission(GATEWAYS_SYNC),
     ),
+    // SCIM provisioning, for the [auth.scim] token only
+    scim("GET", "/scim/v2/ServiceProviderConfig"),
+    scim("POST", "/scim/v2/.search"),
+    scim("GET", "/scim/v2/Schemas"),
+    scim("GET", "/scim/v2/Schemas/{id}"),
+    scim("GET", "/scim/v2/ResourceTypes"),
+    scim("GET", "/scim/v2/ResourceTypes/{id}"),
+    scim("GET", "/scim/v2/Users"),
+    scim("POST", "/scim/v2/Users"),
+    scim("POST", "/scim/v2/Users/.search"),
+    scim("GET", "/scim/v2/Users/{id}"),
+    scim("PUT", "/scim/v2/Users/{id}"),
+    scim("PATCH", "/scim/v2/Users/{id}"),
+    scim("DELETE", "/scim/v2/Users/{id}"),
+    scim("GET", "/scim/v2/Groups"),
+    scim("POST", "/scim/v2/Groups"),
+    scim("POST", "/scim/v2/Groups/.search"),
+    scim("GET", "/scim/v2/Groups/{id}"),
+    scim("PUT", "/scim/v2/Groups/{id}"),
+    scim("PATCH", "/scim/v2/Groups/{id}"),
+    scim("DELETE", "/scim/v2/Groups/{id}"),
 ];
 
 /// The rule of a routed request.
@@ -299,11 +344,21 @@ pub async fn authorize(State(state): State<AppState>, request: Request, next: Ne
         return next.run(request).await;
     };
     let rule = rule(request.method(), &route);
+    let scim_surface = rule.is_some_and(|r| r.surface == Surface::Scim);
+    if scim_surface && state.scim_token().is_none() {
+        // Without [auth.scim] the SCIM surface does not exist here.
+        return ScimError::not_found("SCIM provisioning is not enabled ([auth.scim])")
+            .into_response();
+    }
     let headers = request.headers();
     let roles = state.identity().roles();
     let (actor, csrf) = if let Some(token) = bearer(headers) {
-        match state.admin_token() {
-            Some(admin) if admin.matches(token) => (Actor::admin_token(roles), None),
+        match (state.admin_token(), state.scim_token()) {
+            (Some(admin), _) if admin.matches(token) => (Actor::admin_token(roles), None),
+            (_, Some(scim)) if scim.matches(token) => (Actor::scim(), None),
+            _ if scim_surface => {
+                return ScimError::unauthorized("the bearer token is not valid").into_response();
+            }
             _ => {
                 return ApiError::Unauthorized("the bearer token is not valid".into())
                     .into_response();
@@ -425,6 +480,13 @@ fn deny(state: &AppState, rule: &Rule, caller: &Caller, request: &Request) -> Re
             Redirect::to(&format!("/auth/login?next={next}")).into_response()
         }
         (Surface::Page, true) => crate::ui::forbidden_page(state),
+        (Surface::Scim, false) => {
+            ScimError::unauthorized("send `Authorization: Bearer <the [auth.scim] token>`")
+                .into_response()
+        }
+        (Surface::Scim, true) => {
+            ScimError::forbidden("only the [auth.scim] token may use SCIM").into_response()
+        }
     }
 }
 
@@ -513,11 +575,13 @@ mod tests {
     const PAGES: &[(&str, &str)] = &[
         ("GET", "/"),
         ("GET", "/catalog"),
+        ("GET", "/llms.txt"),
         ("GET", "/apis/{namespace}/{name}"),
         ("GET", "/apis/{namespace}/{name}/docs"),
         ("GET", "/apis/{namespace}/{name}/docs.md"),
         ("GET", "/apis/{namespace}/{name}/versions/{version}/docs"),
         ("GET", "/apis/{namespace}/{name}/versions/{version}/docs.md"),
+        ("POST", "/apis/{namespace}/{name}/versions/{version}/try"),
         ("GET", "/catalog/{kind}/{namespace}/{name}"),
         ("GET", "/plugins"),
         ("POST", "/plugins"),
@@ -536,6 +600,31 @@ mod tests {
         ("GET", "/admin/audit"),
         ("GET", "/admin/gateways"),
         ("POST", "/admin/gateways/{name}/sync"),
+    ];
+
+    /// The SCIM routes (described by SCIM's own discovery endpoints, not by
+    /// the OpenAPI document).
+    const SCIM: &[(&str, &str)] = &[
+        ("GET", "/scim/v2/ServiceProviderConfig"),
+        ("POST", "/scim/v2/.search"),
+        ("GET", "/scim/v2/Schemas"),
+        ("GET", "/scim/v2/Schemas/{id}"),
+        ("GET", "/scim/v2/ResourceTypes"),
+        ("GET", "/scim/v2/ResourceTypes/{id}"),
+        ("GET", "/scim/v2/Users"),
+        ("POST", "/scim/v2/Users"),
+        ("POST", "/scim/v2/Users/.search"),
+        ("GET", "/scim/v2/Users/{id}"),
+        ("PUT", "/scim/v2/Users/{id}"),
+        ("PATCH", "/scim/v2/Users/{id}"),
+        ("DELETE", "/scim/v2/Users/{id}"),
+        ("GET", "/scim/v2/Groups"),
+        ("POST", "/scim/v2/Groups"),
+        ("POST", "/scim/v2/Groups/.search"),
+        ("GET", "/scim/v2/Groups/{id}"),
+        ("PUT", "/scim/v2/Groups/{id}"),
+        ("PATCH", "/scim/v2/Groups/{id}"),
+        ("DELETE", "/scim/v2/Groups/{id}"),
     ];
 
     /// A route template with `x` for every parameter.
@@ -570,6 +659,7 @@ mod tests {
         let doc = serde_json::to_value(&doc).unwrap();
         let mut routes: Vec<(String, String)> = PAGES
             .iter()
+            .chain(SCIM)
             .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
             .collect();
         routes.push(("GET".into(), "/openapi.json".into()));

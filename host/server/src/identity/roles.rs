@@ -25,7 +25,11 @@ pub const GATEWAYS_READ: &str = "gateways.read";
 /// Sync a gateway on demand.
 pub const GATEWAYS_SYNC: &str = "gateways.sync";
 
-/// Every permission there is.
+/// Provision accounts and groups over SCIM. Held by the `[auth.scim]`
+/// token's actor only: it is not in [`PERMISSIONS`], so no role grants it.
+pub const SCIM_PROVISION: &str = "scim.provision";
+
+/// Every permission a role can grant.
 pub const PERMISSIONS: &[&str] = &[
     CATALOG_READ,
     CATALOG_WRITE,

@@ -95,9 +95,12 @@ pub fn delete(db: &Database, id: &str) -> Result<(), rusqlite::Error> {
 }
 
 /// Ends every session of a user (deprovisioning, a password change).
-pub fn delete_for_user(db: &Database, user_id: i64) -> Result<usize, rusqlite::Error> {
-    db.conn()
-        .execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])
+/// Takes a connection, so it can run inside the caller's transaction.
+pub fn delete_for_user(
+    conn: &rusqlite::Connection,
+    user_id: i64,
+) -> Result<usize, rusqlite::Error> {
+    conn.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])
 }
 
 /// A cookie's value from the request's `Cookie` headers.

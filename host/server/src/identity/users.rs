@@ -326,23 +326,31 @@ pub fn sign_in_external(
     }
     tx.execute("DELETE FROM group_members WHERE user_id = ?1", [id])?;
     for group in &person.groups {
-        tx.execute(
-            "INSERT INTO groups (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
-            [group],
-        )?;
-        tx.execute(
-            "INSERT OR IGNORE INTO group_members (group_id, user_id)
-             SELECT id, ?2 FROM groups WHERE name = ?1",
-            params![group, id],
-        )?;
+        join_group(&tx, id, group)?;
     }
     tx.commit()?;
     Ok(Some(id))
 }
 
+/// Takes from an account deactivated or deleted (by SCIM) everything it could
+/// still use, inside the caller's transaction: its sessions end now. Signing
+/// in again is refused by [`authenticate`] and [`actor`], which need `active`.
+pub fn deprovision(conn: &rusqlite::Connection, user_id: i64) -> Result<(), rusqlite::Error> {
+    super::sessions::delete_for_user(conn, user_id)?;
+    // API keys (their own issue) are revoked here too, once they exist.
+    Ok(())
+}
+
 /// Adds a user to a group, creating the group when it is new.
 pub fn add_to_group(db: &Database, user_id: i64, group: &str) -> Result<(), rusqlite::Error> {
-    let conn = db.conn();
+    join_group(&db.conn(), user_id, group)
+}
+
+fn join_group(
+    conn: &rusqlite::Connection,
+    user_id: i64,
+    group: &str,
+) -> Result<(), rusqlite::Error> {
     conn.execute(
         "INSERT INTO groups (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
         [group],

@@ -17,8 +17,10 @@ use portico_runtime::worlds::renderer::TocEntry;
 
 use super::catalog::entity_href;
 use super::entity::{blocking, not_found};
+use super::tryit::{TryIt, for_docs};
 use super::{Chrome, render};
 use crate::docs::{DocsError, DocsRequest, RenderedDocs};
+use crate::identity::Caller;
 use crate::state::AppState;
 
 /// Routes of the docs pages and their markdown twins.
@@ -38,25 +40,22 @@ pub(super) fn router() -> Router<AppState> {
 
 async fn latest_page(
     State(state): State<AppState>,
+    caller: Caller,
     Path((namespace, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    page(
-        &state,
-        EntityRef::new("api", namespace, name),
-        None,
-        &headers,
-    )
-    .await
+    let api = EntityRef::new("api", namespace, name);
+    page(&state, &caller, api, None, &headers).await
 }
 
 async fn version_page(
     State(state): State<AppState>,
+    caller: Caller,
     Path((namespace, name, version)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
     let api = EntityRef::new("api", namespace, name);
-    page(&state, api, Some(version), &headers).await
+    page(&state, &caller, api, Some(version), &headers).await
 }
 
 async fn latest_markdown(
@@ -122,7 +121,7 @@ impl Loaded {
 }
 
 /// A path segment, percent-encoded.
-fn segment(text: &str) -> String {
+pub(super) fn segment(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes())
         .collect::<String>()
         .replace('+', "%20")
@@ -214,6 +213,7 @@ struct DocsPage {
     toc: Vec<TocGroup>,
     docs: Option<Arc<RenderedDocs>>,
     error: Option<&'static str>,
+    try_it: TryIt,
 }
 
 /// A version in the page's version list.
@@ -251,6 +251,7 @@ fn toc_groups(toc: &[TocEntry]) -> Vec<TocGroup> {
 
 async fn page(
     state: &AppState,
+    caller: &Caller,
     api: EntityRef,
     version: Option<String>,
     headers: &HeaderMap,
@@ -261,12 +262,14 @@ async fn page(
         Err(response) => return response,
     };
     let outcome = rendered(state, &loaded).await;
-    // The page also lists the API's versions, so a new version changes its tag.
+    // The page also lists the API's versions, and its try-it forms carry the
+    // reader's CSRF token: either changes its tag.
     let etag = outcome.as_ref().ok().map(|d| {
         let mut listing = std::hash::DefaultHasher::new();
         for v in &loaded.versions {
             std::hash::Hash::hash(&v.version, &mut listing);
         }
+        std::hash::Hash::hash(&caller.csrf, &mut listing);
         format!(
             "\"{}-{:x}\"",
             d.fingerprint,
@@ -278,8 +281,39 @@ async fn page(
     {
         return not_modified(etag);
     }
+    let try_it = match (&outcome, &loaded.shown, &loaded.document) {
+        (Ok(docs), Some(version), Some(document)) => {
+            let docs_href = loaded.docs_href(&version.version, false);
+            let api = loaded.api();
+            for_docs(
+                caller,
+                &api,
+                version,
+                document,
+                &docs.operations,
+                &docs_href,
+            )
+            .await
+        }
+        _ => TryIt::default(),
+    };
     let title = loaded.title();
     let shown = loaded.shown.as_ref().map(|v| v.version.clone());
+    let mut toc = outcome
+        .as_ref()
+        .map(|d| toc_groups(&d.toc))
+        .unwrap_or_default();
+    if try_it.shown() {
+        toc.push(TocGroup {
+            title: "Try it".to_owned(),
+            anchor: "try-it".to_owned(),
+            children: try_it
+                .forms
+                .iter()
+                .map(|f| (format!("{} {}", f.method, f.path), f.id.clone()))
+                .collect(),
+        });
+    }
     let page = DocsPage {
         chrome: Chrome::new(state.branding(), format!("{title} docs"), "catalog"),
         api_href: entity_href(&loaded.api()),
@@ -294,10 +328,8 @@ async fn page(
             .collect(),
         markdown_href: shown.as_deref().map(|v| loaded.docs_href(v, true)),
         spec_href: loaded.spec_href(),
-        toc: outcome
-            .as_ref()
-            .map(|d| toc_groups(&d.toc))
-            .unwrap_or_default(),
+        toc,
+        try_it,
         error: outcome.as_ref().err().copied(),
         docs: outcome.ok(),
         version: shown,

@@ -49,6 +49,11 @@ fn failed(state: &AppState, status: StatusCode, message: String) -> Response {
     response
 }
 
+fn not_set_up(state: &AppState) -> Response {
+    let message = "Single sign-on is not set up on this portal.";
+    failed(state, StatusCode::NOT_FOUND, message.into())
+}
+
 /// Where the browser reached this portal: scheme and host, for the callback URL.
 fn origin(headers: &HeaderMap) -> String {
     let host = headers
@@ -69,11 +74,7 @@ async fn start(
     Query(query): Query<NextQuery>,
 ) -> Response {
     let Some(oidc) = state.identity().oidc() else {
-        return failed(
-            &state,
-            StatusCode::NOT_FOUND,
-            "Single sign-on is not set up on this portal.".into(),
-        );
+        return not_set_up(&state);
     };
     let redirect_uri = oidc.redirect_uri(&origin(&headers));
     match oidc.begin(safe_next(&query.next), redirect_uri).await {
@@ -112,11 +113,7 @@ async fn callback(
     Query(query): Query<CallbackQuery>,
 ) -> Response {
     let Some(oidc) = state.identity().oidc() else {
-        return failed(
-            &state,
-            StatusCode::NOT_FOUND,
-            "Single sign-on is not set up on this portal.".into(),
-        );
+        return not_set_up(&state);
     };
     let outcome = match &query.error {
         Some(error) => Err(OidcError::Refused(
