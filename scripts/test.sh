@@ -27,6 +27,12 @@ echo "test.sh: release build of portico took $((SECONDS - started)) s"
 bash scripts/build-polyglot.sh
 export PORTICO_POLYGLOT=1
 
+# Express Gateway (npm, pinned in tests/express-gateway/), which
+# tests/express_gateway.rs starts with node; with PORTICO_EXPRESS_GATEWAY set,
+# a missing install fails rather than skips.
+bash scripts/express-gateway.sh
+export PORTICO_EXPRESS_GATEWAY=1
+
 # The SCIM compliance check (PyPI scim2-cli's `scim2 test`, in a venv of its
 # own), which tests/scim.rs runs against a live server.
 scim_venv=target/scim-venv
@@ -35,6 +41,26 @@ if [[ ! -x $scim_venv/bin/scim2 ]]; then
   "$scim_venv/bin/pip" install --quiet --disable-pip-version-check scim2-cli==0.6.0
 fi
 export PORTICO_SCIM_TESTER=$PWD/$scim_venv/bin/scim2
+
+# moto's server mode (PyPI moto[server], which brings boto3), emulating AWS API
+# Gateway for tests/aws_apigateway.rs; with PORTICO_MOTO set, a missing one fails.
+moto_venv=target/moto-venv
+if [[ ! -x $moto_venv/bin/moto_server ]]; then
+  python3 -m venv "$moto_venv"
+  "$moto_venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
+fi
+export PORTICO_MOTO=$PWD/$moto_venv/bin/moto_server
+
+# The official MCP Python SDK (PyPI mcp, pinned, in a venv of its own), the
+# real client tests/mcp.rs drives /mcp with; with PORTICO_MCP_PYTHON set, a
+# missing one fails.
+mcp_venv=target/mcp-venv
+mcp_version=2.3.0
+if ! "$mcp_venv/bin/python" -c "import importlib.metadata as m; assert m.version('mcp') == '$mcp_version'" 2>/dev/null; then
+  python3 -m venv "$mcp_venv"
+  "$mcp_venv/bin/pip" install --quiet --disable-pip-version-check "mcp==$mcp_version"
+fi
+export PORTICO_MCP_PYTHON=$PWD/$mcp_venv/bin/python
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --release --locked --workspace --no-fail-fast
 else

@@ -477,7 +477,7 @@ async fn plugin_changes_are_audited_with_who_did_them() {
     assert_eq!(older.len(), 1);
     assert_eq!(older[0]["request_id"], "disable-1");
     assert_eq!(
-        audit(&app, "actor=root").await.len(),
+        audit(&app, "actor=root&requests=false").await.len(),
         2,
         "the sign-in and the enable"
     );
@@ -485,7 +485,7 @@ async fn plugin_changes_are_audited_with_who_did_them() {
     assert!(audit(&app, "action=plugin.&to=2000-01-01").await.is_empty());
     let bad = app.get("/api/v1/audit?from=yesterday").await;
     assert_eq!(bad.status(), 400);
-    let export = app.get("/api/v1/audit?format=jsonl").await;
+    let export = app.get("/api/v1/audit?format=jsonl&requests=false").await;
     assert_eq!(export.headers()["content-type"], "application/jsonl");
     let lines: Vec<Value> = export
         .text()
@@ -738,4 +738,72 @@ async fn single_sign_on_refuses_foreign_callbacks_and_explains_an_unreachable_pr
     assert_eq!(unreachable.status(), StatusCode::BAD_GATEWAY);
     let page = unreachable.text().await.unwrap();
     assert!(page.contains("identity provider cannot be used"), "{page}");
+}
+
+/// The `http.request` entries matching `query`, once there are `count` of
+/// them: the request log writes off the request path, a moment later.
+async fn requests_logged(app: &TestApp, query: &str, count: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let found = audit(app, &format!("action=http.request&{query}")).await;
+        if found.len() >= count || std::time::Instant::now() > deadline {
+            return found;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn every_request_is_logged_with_its_actor_kind_and_agents_are_told_from_people() {
+    let app = spawn_app(AppSpec::default()).await;
+    add_user(&app, "ada", "developer");
+    let ada = sign_in(&app, "ada").await;
+    let agent_ua = "Mozilla/5.0 (compatible; ClaudeBot/1.0; +claudebot@anthropic.com)";
+    for (user_agent, session) in [
+        ("Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0", Some(&ada)),
+        (agent_ua, Some(&ada)),
+        (agent_ua, None),
+    ] {
+        let mut request = client()
+            .get(format!("{}/catalog?q=weather", app.base))
+            .header("user-agent", user_agent);
+        if let Some(s) = session {
+            request = request.header(COOKIE, s.header());
+        }
+        assert_eq!(request.send().await.unwrap().status(), StatusCode::OK);
+    }
+    client()
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
+
+    let agents = requests_logged(&app, "kind=agent", 2).await;
+    assert_eq!(agents.len(), 2, "{agents:?}");
+    let actors: Vec<&str> = agents
+        .iter()
+        .map(|e| e["actor_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actors,
+        ["anonymous", "ada"],
+        "the agent acts for whoever it signed in as"
+    );
+    assert!(agents.iter().all(|e| e["target"] == "GET /catalog"
+        && e["details"]["agent"] == "ClaudeBot"
+        && e["details"]["status"] == 200));
+
+    let people = requests_logged(&app, "kind=person", 1).await;
+    assert!(
+        people
+            .iter()
+            .any(|e| e["target"] == "GET /catalog" && e["actor_name"] == "ada"),
+        "{people:?}"
+    );
+    let probes = audit(&app, "action=http.request").await;
+    assert!(probes.iter().all(|e| e["target"] != "GET /healthz"));
+    // Changes stay easy to read: the requests can be left out.
+    let changes = audit(&app, "requests=false").await;
+    assert!(changes.iter().all(|e| e["action"] != "http.request"));
+    assert!(changes.iter().any(|e| e["action"] == "auth.login"));
 }

@@ -2,19 +2,25 @@
 //! `tests/fixtures/`, `plugins/` and `examples/`, real HTTP.
 
 mod api_contract;
+mod aws_apigateway;
 mod catalog;
 mod catalog_locations;
 mod cli;
 mod distribution;
 mod docs;
+mod express_gateway;
 mod gateways;
 mod grants;
 mod hostile;
 mod identity;
+mod kong;
 mod llms;
+mod mcp;
 mod permissions;
 mod polyglot;
+mod sandbox;
 mod scim;
 mod server;
 mod tryit;
+mod visibility;
 mod worlds;

@@ -14,11 +14,11 @@ use serde_json::Value;
 use crate::identity::{Session, add_user, client, sign_in};
 
 /// Who may call each route: `A` anonymous, `V` viewer, `D` developer,
-/// `O` api-owner, `M` admin (a person), `T` the admin token and `S` the
-/// `[auth.scim]` token, which opens the SCIM routes and nothing else.
+/// `P` partner, `O` api-owner, `M` admin (a person), `T` the admin token and
+/// `S` the `[auth.scim]` token, which opens the SCIM routes and nothing else.
 fn expected(method: &str, route: &str) -> &'static str {
-    const EVERYONE: &str = "AVDOMTS";
-    const READERS: &str = "AVDOMT";
+    const EVERYONE: &str = "AVDPOMTS";
+    const READERS: &str = "AVDPOMT";
     match (method, route) {
         (
             "GET",
@@ -32,15 +32,23 @@ fn expected(method: &str, route: &str) -> &'static str {
         ("POST", r) if r.starts_with("/plugins") => "MT",
         ("POST" | "DELETE", r) if r.starts_with("/api/catalog/locations") => "OMT",
         ("GET", "/api/v1/audit" | "/admin/audit") => "MT",
+        (_, r) if r.starts_with("/admin/users") || r.starts_with("/admin/groups") => "MT",
+        ("GET", "/admin/roles") => "MT",
         ("GET", "/api/v1/gateways" | "/api/v1/gateways/{name}/runs" | "/admin/gateways") => "OMT",
         ("POST", "/api/v1/gateways/{name}/sync" | "/admin/gateways/{name}/sync") => "MT",
-        ("GET", "/profile") => "VDOMTS",
-        // Trying needs an account (`Need::SignedIn`), since it spends upstream quota.
+        ("GET", "/profile") => "VDPOMT",
+        // Trying needs an account with a role (`Need::SignedIn`), since it spends upstream quota.
         (
             "POST",
             "/api/v1/apis/{namespace}/{name}/versions/{version}/try"
             | "/apis/{namespace}/{name}/versions/{version}/try",
-        ) => "VDOMTS",
+        ) => "VDPOMT",
+        // Resetting one's own synthetic sandbox state, like trying, needs an account.
+        (
+            "POST",
+            "/api/v1/apis/{namespace}/{name}/sandbox/reset"
+            | "/apis/{namespace}/{name}/sandbox/reset",
+        ) => "VDPOMT",
         ("GET", r) if r.starts_with("/api/catalog/") || r.starts_with("/api/v1/apis") => READERS,
         ("POST", "/api/catalog/entities/by-refs") => READERS,
         (
@@ -48,10 +56,13 @@ fn expected(method: &str, route: &str) -> &'static str {
             "/"
             | "/catalog"
             | "/llms.txt"
+            | "/llms-full.txt"
             | "/apis/{namespace}/{name}"
             | "/catalog/{kind}/{namespace}/{name}",
         ) => READERS,
         ("GET", r) if r.starts_with("/apis/{namespace}/{name}/") && r.contains("/docs") => READERS,
+        // The MCP endpoint reads the catalogue; its tools check visibility per caller.
+        ("POST", "/mcp") => READERS,
         (_, r) if r.starts_with("/scim/v2/") => "S",
         _ => panic!("{method} {route} is not in the matrix: say who may call it"),
     }
@@ -62,12 +73,15 @@ const PAGES: &[(&str, &str)] = &[
     ("GET", "/"),
     ("GET", "/catalog"),
     ("GET", "/llms.txt"),
+    ("GET", "/llms-full.txt"),
+    ("POST", "/mcp"),
     ("GET", "/apis/{namespace}/{name}"),
     ("GET", "/apis/{namespace}/{name}/docs"),
     ("GET", "/apis/{namespace}/{name}/docs.md"),
     ("GET", "/apis/{namespace}/{name}/versions/{version}/docs"),
     ("GET", "/apis/{namespace}/{name}/versions/{version}/docs.md"),
     ("POST", "/apis/{namespace}/{name}/versions/{version}/try"),
+    ("POST", "/apis/{namespace}/{name}/sandbox/reset"),
     ("GET", "/catalog/{kind}/{namespace}/{name}"),
     ("GET", "/plugins"),
     ("POST", "/plugins"),
@@ -79,6 +93,13 @@ const PAGES: &[(&str, &str)] = &[
     ("POST", "/auth/login"),
     ("GET", "/profile"),
     ("GET", "/admin/audit"),
+    ("GET", "/admin/users"),
+    ("POST", "/admin/users/{id}/roles"),
+    ("POST", "/admin/users/{id}/deactivate"),
+    ("POST", "/admin/users/{id}/activate"),
+    ("GET", "/admin/groups"),
+    ("POST", "/admin/groups/{id}/roles"),
+    ("GET", "/admin/roles"),
     ("GET", "/admin/gateways"),
     ("POST", "/admin/gateways/{name}/sync"),
 ];
@@ -118,6 +139,7 @@ async fn every_route_allows_exactly_the_roles_in_the_matrix() {
     for (letter, role) in [
         ('V', "viewer"),
         ('D', "developer"),
+        ('P', "partner"),
         ('O', "api-owner"),
         ('M', "admin"),
     ] {
@@ -155,7 +177,7 @@ async fn every_route_allows_exactly_the_roles_in_the_matrix() {
             .map(|s| if s.starts_with('{') { "x" } else { s })
             .collect::<Vec<_>>()
             .join("/");
-        for who in "AVDOMTS".chars() {
+        for who in "AVDPOMTS".chars() {
             let mut request = client()
                 .request(method.parse().unwrap(), format!("{}{uri}", app.base))
                 .header("content-type", "application/json")

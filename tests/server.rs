@@ -170,7 +170,24 @@ async fn demo_content_is_seeded_once() {
         .json()
         .await
         .unwrap();
-    assert_eq!(page.as_array().unwrap().len(), 4, "{page}");
+    assert_eq!(page.as_array().unwrap().len(), 5, "{page}");
+    // Two sources: the demo's descriptor files and its gateway, which found
+    // the portal's own API through the bundled connector-openapi.
+    let search: serde_json::Value = app.get("/api/v1/apis?limit=50").await.json().await.unwrap();
+    let sources: std::collections::BTreeSet<&str> = search["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["source"].as_str().unwrap().split(':').next().unwrap())
+        .collect();
+    assert_eq!(sources, ["file", "gateway"].into(), "{search}");
+    let runs: serde_json::Value = app
+        .get("/api/v1/gateways/portal/runs")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(runs[0]["status"], "succeeded", "{runs}");
     let petstore = state
         .catalog()
         .operations(&portico_catalog::EntityRef::new(

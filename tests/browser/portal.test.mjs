@@ -47,7 +47,8 @@ const ACME_LOGO =
       `</svg>`,
   );
 
-const DEMO_TITLES = ['Petstore', 'Payments', 'Weather', 'Orders (v1)'];
+/** The demo's API titles: four from its files, and the portal's own API, found by its gateway under the portal's name. */
+const demoTitles = (portalName) => ['Petstore', 'Payments', 'Weather', 'Orders (v1)', `${portalName} API`];
 
 /** The admin every test portal has (`portico user add`), for the pages that need a role. */
 const ADMIN = { username: 'admin', password: 'browser-test-password' };
@@ -236,7 +237,7 @@ describe('a white-label portal (Acme Developer Hub)', () => {
     );
 
     const titles = await page.locator('.card h3').allInnerTexts();
-    assert.deepEqual([...titles].sort(), [...DEMO_TITLES].sort());
+    assert.deepEqual([...titles].sort(), demoTitles(ACME.name).sort());
     assert.equal(await page.locator('.card .badge', { hasText: 'Deprecated' }).count(), 1);
 
     // The operator's CSS comes last, so it wins over the stylesheet.
@@ -317,7 +318,7 @@ describe('the catalogue of a white-label portal', () => {
       'Catalog',
     );
     const all = await page.locator('.result').count();
-    assert.ok(all > DEMO_TITLES.length, `every kind is listed (${all})`);
+    assert.ok(all > demoTitles(ACME.name).length, `every kind is listed (${all})`);
 
     const kind = page.locator('section.facet', { has: page.getByRole('heading', { name: 'Kind' }) });
     await Promise.all([
@@ -325,7 +326,7 @@ describe('the catalogue of a white-label portal', () => {
       kind.locator('a.facet-value', { hasText: 'API' }).click(),
     ]);
     const titles = await page.locator('.result h3').allInnerTexts();
-    assert.deepEqual([...titles].sort(), [...DEMO_TITLES].sort());
+    assert.deepEqual([...titles].sort(), demoTitles(ACME.name).sort());
     assert.equal(await page.locator('a.facet-value.is-selected').count(), 1);
 
     await page.getByRole('searchbox', { name: 'Search the catalog' }).fill('pets');
@@ -404,7 +405,7 @@ describe('a portal with default branding', () => {
     const logo = page.locator('header .brand img');
     assert.ok(await logo.evaluate((img) => img.complete && img.naturalWidth > 0), 'the logo loads');
     const titles = await page.locator('.card h3').allInnerTexts();
-    assert.deepEqual([...titles].sort(), [...DEMO_TITLES].sort());
+    assert.deepEqual([...titles].sort(), demoTitles('Portico').sort());
     assert.deepEqual(errors, []);
     await screenshot(page, 'home-default.png');
     await page.close();
@@ -574,5 +575,53 @@ portal-admins = "admin"
     assert.equal(replay.status(), 400);
     assert.match(await page.locator('main').innerText(), /not valid any more/);
     await page.close();
+  });
+});
+
+describe('a newcomer on the demo portal', () => {
+  let portal;
+  let browser;
+
+  before(async () => {
+    portal = await startPortal();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await portal?.stop();
+  });
+
+  test('signs up and makes a successful try-it call against the synthetic sandbox within a minute', async () => {
+    const started = Date.now();
+    let steps = 0;
+    const step = async (action) => {
+      steps += 1;
+      await action;
+    };
+    const { page, errors } = await open(browser.context, `${portal.url}/`);
+    await step(page.getByRole('link', { name: 'Petstore' }).click());
+    await step(page.getByRole('link', { name: 'Read the docs' }).click());
+    await step(page.getByRole('link', { name: 'create an account' }).click());
+    await page.getByLabel('Username').fill('newcomer');
+    await page.getByLabel('Password').fill('a long enough passphrase');
+    await step(page.getByRole('button', { name: 'Create account' }).click());
+    await page.waitForURL(/\/docs(#.*)?$/);
+
+    const form = page.locator('details.try-operation', { hasText: 'POST /pets' });
+    await step(form.locator('summary').click());
+    assert.match(
+      await form.getByLabel('Server').locator('option:checked').innerText(),
+      /^Synthetic sandbox/,
+      'the sandbox is the default server of an API without one of its own',
+    );
+    await step(form.getByRole('button', { name: 'Send POST' }).click());
+    await page.waitForLoadState('load');
+    assert.equal(await page.locator('.try-status').innerText(), '201');
+    const seconds = (Date.now() - started) / 1000;
+    console.log(`time to first call: ${steps} steps, ${seconds.toFixed(1)} s`);
+    assert.ok(seconds < 60, `the first call took ${seconds} s`);
+    assert.deepEqual(errors, []);
+    await screenshot(page, 'first-call.png');
   });
 });

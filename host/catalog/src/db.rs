@@ -306,6 +306,22 @@ const MIGRATIONS: &[M<'static>] = &[
     ALTER TABLE groups ADD COLUMN updated_at TEXT;
     CREATE UNIQUE INDEX groups_by_scim_id ON groups (scim_id) WHERE scim_id IS NOT NULL;",
     ),
+    // Single sign-on into a SCIM-provisioned account: the `sub@issuer` it
+    // was linked to at its first OIDC sign-in.
+    M::up(
+        "ALTER TABLE users ADD COLUMN oidc_subject TEXT;
+    CREATE UNIQUE INDEX users_by_oidc_subject ON users (oidc_subject) WHERE oidc_subject IS NOT NULL;",
+    ),
+    // Every request is recorded too (`http.request`): those entries, and only
+    // those, may age out; changes are read without wading through them.
+    M::up(
+        "DROP TRIGGER audit_log_no_delete;
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        WHEN old.action <> 'http.request' BEGIN
+        SELECT RAISE(ABORT, 'the audit log is append-only');
+    END;
+    CREATE INDEX audit_log_changes ON audit_log (id) WHERE action <> 'http.request';",
+    ),
 ];
 
 /// A handle on the portal's SQLite database; cheap to clone.

@@ -7,6 +7,7 @@
 use rusqlite::types::Value as SqlValue;
 use serde::{Deserialize, Serialize};
 
+use crate::audience::Audience;
 use crate::store::CatalogError;
 
 /// One `key=value[,value...]` test; no values means "the field exists".
@@ -24,6 +25,8 @@ pub struct EntityFilter {
     /// The OR'd groups; none means every entity.
     pub any_of: Vec<Vec<Condition>>,
     raw: Vec<String>,
+    /// Who reads: entities they may not see never match.
+    pub audience: Audience,
 }
 
 impl EntityFilter {
@@ -60,7 +63,11 @@ impl EntityFilter {
                 raw.push(param.to_owned());
             }
         }
-        Ok(EntityFilter { any_of, raw })
+        Ok(EntityFilter {
+            any_of,
+            raw,
+            audience: Audience::default(),
+        })
     }
 
     /// A filter of one group.
@@ -80,7 +87,13 @@ impl EntityFilter {
                     .join(","),
             ],
             any_of: vec![conditions],
+            audience: Audience::default(),
         }
+    }
+
+    /// The same filter, for this reader.
+    pub fn visible_to(self, audience: Audience) -> EntityFilter {
+        EntityFilter { audience, ..self }
     }
 
     /// The parameters it was parsed from (for cursors).
@@ -88,8 +101,15 @@ impl EntityFilter {
         &self.raw
     }
 
-    /// A SQL boolean over `entities e` (`1` when the filter is empty).
+    /// A SQL boolean over `entities e`: the conditions and the audience.
     pub(crate) fn to_sql(&self, params: &mut Vec<SqlValue>) -> String {
+        let conditions = self.conditions_sql(params);
+        let audience = self.audience.to_sql("e.id", params);
+        format!("{conditions} AND {audience}")
+    }
+
+    /// The conditions alone (`1` when there are none).
+    pub(crate) fn conditions_sql(&self, params: &mut Vec<SqlValue>) -> String {
         if self.any_of.is_empty() {
             return "1".into();
         }
@@ -232,6 +252,10 @@ mod tests {
         let mut params = Vec::new();
         let sql = f.to_sql(&mut params);
         assert!(sql.contains(" OR "), "{sql}");
+        // Five values, and the annotation key that hides private entities.
+        assert_eq!(params.len(), 6);
+        let mut params = Vec::new();
+        f.visible_to(Audience::member()).to_sql(&mut params);
         assert_eq!(params.len(), 5);
     }
 

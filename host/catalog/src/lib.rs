@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod audience;
 mod db;
 mod descriptor;
 mod entity;
@@ -26,6 +27,7 @@ mod store;
 mod validate;
 mod versions;
 
+pub use audience::{Audience, PARTNER_GROUPS, VISIBILITIES, VISIBILITY};
 pub use db::{Database, DbError};
 pub use descriptor::UrlReader;
 pub use entity::{

@@ -11,6 +11,7 @@ use rusqlite::{Connection, params_from_iter};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::audience::Audience;
 use crate::filter::{Condition, EntityFilter};
 use crate::store::{CatalogError, FacetCount, Facets};
 
@@ -77,6 +78,9 @@ pub struct SearchQuery {
     pub limit: usize,
     /// Hits to skip.
     pub offset: usize,
+    /// Who reads: hits and facet counts leave out what they may not see.
+    #[serde(skip)]
+    pub audience: Audience,
 }
 
 /// One search hit.
@@ -203,17 +207,14 @@ fn selection_sql(query: &SearchQuery, params: &mut Vec<SqlValue>) -> String {
                 let filter = EntityFilter::all_of(vec![Condition { key, values }]);
                 format!(
                     "d.id IN (SELECT e.id FROM entities e WHERE {})",
-                    filter.to_sql(params)
+                    filter.conditions_sql(params)
                 )
             }
         };
         parts.push(part);
     }
-    if parts.is_empty() {
-        "1".into()
-    } else {
-        parts.join(" AND ")
-    }
+    parts.push(query.audience.to_sql("d.id", params));
+    parts.join(" AND ")
 }
 
 fn ids_sql(ids: &[i64]) -> String {
@@ -546,6 +547,7 @@ mod tests {
                 ("tag".into(), "rest".into()),
                 ("metadata.name".into(), "x".into()),
             ],
+            audience: Audience::member(),
             ..SearchQuery::default()
         };
         let mut params = Vec::new();

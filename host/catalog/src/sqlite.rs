@@ -13,6 +13,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params_from_iter};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+use crate::audience::Audience;
 use crate::db::{Database, DbError};
 use crate::entity::Relation;
 use crate::entity_ref::EntityRef;
@@ -162,6 +163,7 @@ impl CatalogStore for SqliteStore {
         &self,
         refs: &[String],
         fields: &Fields,
+        audience: &Audience,
     ) -> Result<Vec<Option<EntityJson>>, CatalogError> {
         let keys = refs
             .iter()
@@ -175,12 +177,13 @@ impl CatalogStore for SqliteStore {
         let mut found = Vec::new();
         for chunk in keys.chunks(500) {
             let marks = vec!["?"; chunk.len()].join(",");
-            let sql = format!("SELECT ref_key, body FROM entities WHERE ref_key IN ({marks})");
-            let rows = load_rows(
-                &conn,
-                &sql,
-                chunk.iter().map(|k| SqlValue::Text(k.clone())).collect(),
-            )?;
+            let mut params: Vec<SqlValue> =
+                chunk.iter().map(|k| SqlValue::Text(k.clone())).collect();
+            let visible = audience.to_sql("e.id", &mut params);
+            let sql = format!(
+                "SELECT e.ref_key, e.body FROM entities e WHERE e.ref_key IN ({marks}) AND {visible}"
+            );
+            let rows = load_rows(&conn, &sql, params)?;
             found.extend(rows.into_iter().map(|(k, _, body)| (k, body)));
         }
         let mut by_key: HashMap<String, EntityJson> =
@@ -225,7 +228,7 @@ impl CatalogStore for SqliteStore {
 
     fn query_entities(&self, query: &PageQuery) -> Result<EntityPage, CatalogError> {
         let conn = self.reader();
-        let (state, limit, fields) = match query {
+        let (state, limit, fields, audience) = match query {
             PageQuery::First {
                 filter,
                 order,
@@ -243,15 +246,17 @@ impl CatalogStore for SqliteStore {
                 },
                 *limit,
                 fields,
+                filter.audience.clone(),
             ),
             PageQuery::Cursor {
                 cursor,
                 limit,
                 fields,
-            } => (Cursor::decode(cursor)?, *limit, fields),
+                audience,
+            } => (Cursor::decode(cursor)?, *limit, fields, audience.clone()),
         };
         let first_page = state.total == usize::MAX;
-        let filter = EntityFilter::parse(&state.filter)?;
+        let filter = EntityFilter::parse(&state.filter)?.visible_to(audience);
         let order = state.order.as_ref();
         let descending = order.is_some_and(|o| o.descending);
 

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::audience::Audience;
 use crate::db::DbError;
 use crate::entity::Entity;
 use crate::entity_ref::EntityRef;
@@ -257,6 +258,8 @@ pub enum PageQuery {
     Cursor {
         /// An opaque cursor from [`EntityPage`].
         cursor: String,
+        /// Who reads (not part of the cursor, which anyone may hold).
+        audience: Audience,
         /// Page size.
         limit: usize,
         /// Which fields of each.
@@ -323,12 +326,25 @@ pub trait CatalogStore: Send + Sync {
     /// One entity by uid.
     fn entity_by_uid(&self, uid: &str) -> Result<Option<StoredEntity>, CatalogError>;
 
-    /// Entities by full reference, in order, `None` where missing
-    /// (`POST /entities/by-refs`).
+    /// One entity by reference, when `audience` may see it: what every read
+    /// of a single entity (its page, versions, spec, docs) starts with.
+    fn visible_entity(
+        &self,
+        entity: &EntityRef,
+        audience: &Audience,
+    ) -> Result<Option<StoredEntity>, CatalogError> {
+        Ok(self
+            .entity(entity)?
+            .filter(|stored| audience.sees(&stored.entity.metadata.annotations)))
+    }
+
+    /// Entities by full reference, in order, `None` where missing or not
+    /// visible to `audience` (`POST /entities/by-refs`).
     fn entities_by_refs(
         &self,
         refs: &[String],
         fields: &Fields,
+        audience: &Audience,
     ) -> Result<Vec<Option<EntityJson>>, CatalogError>;
 
     /// `GET /entities`.

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use crate::audience::{VISIBILITIES, VISIBILITY};
 use crate::entity::{Entity, Link, Metadata};
 use crate::entity_ref::{DEFAULT_NAMESPACE, RefError};
 use crate::relations;
@@ -248,9 +249,12 @@ fn parse_metadata(m: &Map<String, Value>, errors: &mut Vec<EntityError>) -> Meta
             errors.push(format_error(field, NAME_EXPECTATION, v));
         }
     });
-    out.annotations = string_map(m, "annotations", errors, |field, k, _, errors| {
+    out.annotations = string_map(m, "annotations", errors, |field, k, v, errors| {
         if !is_valid_label_key(k) {
             errors.push(format_error(field, "a valid prefix and/or suffix", k));
+        }
+        if k == VISIBILITY && !VISIBILITIES.contains(&v.trim().to_lowercase().as_str()) {
+            errors.push(format_error(field, "public, internal or partner", v));
         }
     });
     match m.get("tags") {
@@ -643,6 +647,21 @@ mod tests {
         ));
         assert!(errs[0].ends_with("but found \"invalid component\""));
         assert!(errs[1].contains("\"metadata.tags.1\""));
+    }
+
+    #[test]
+    fn visibility_must_name_an_audience() {
+        let ok =
+            component(json!({"name": "x", "annotations": {"portico.dev/visibility": "Partner"}}));
+        assert!(parse_entity(&ok).is_ok());
+        let bad =
+            component(json!({"name": "x", "annotations": {"portico.dev/visibility": "secret"}}));
+        let errs = errors(&bad);
+        assert!(
+            errs[0].contains("metadata.annotations.portico.dev/visibility")
+                && errs[0].contains("public, internal or partner"),
+            "{errs:?}"
+        );
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! search ranking and the operation index.
 
 use portico_catalog::{
-    CatalogError, CatalogStore, Condition, Database, Entity, EntityFilter, EntityRef, Fields,
-    FullTextFilter, ListQuery, OperationRow, Order, OrphanPolicy, PageQuery, SearchQuery,
+    Audience, CatalogError, CatalogStore, Condition, Database, Entity, EntityFilter, EntityRef,
+    Fields, FullTextFilter, ListQuery, OperationRow, Order, OrphanPolicy, PageQuery, SearchQuery,
     SourceSync, SqliteStore, SyncOutcome, parse_entity, upsert_entities,
 };
 use serde_json::{Value, json};
@@ -79,7 +79,9 @@ fn names<T: serde::Serialize>(items: &[T]) -> Vec<String> {
 
 fn list(store: &SqliteStore, filter: &[&str]) -> Vec<String> {
     let query = ListQuery {
-        filter: EntityFilter::parse(filter).unwrap(),
+        filter: EntityFilter::parse(filter)
+            .unwrap()
+            .visible_to(Audience::member()),
         ..ListQuery::default()
     };
     names(&store.list_entities(&query).unwrap())
@@ -405,6 +407,7 @@ fn listing_projects_fields_orders_and_pages() {
                 "component:a".into(),
             ],
             &Fields::parse(&["metadata.name"]),
+            &Audience::member(),
         )
         .unwrap();
     let refs: Vec<Option<Value>> = refs
@@ -420,7 +423,7 @@ fn listing_projects_fields_orders_and_pages() {
         ]
     );
     assert!(matches!(
-        store.entities_by_refs(&["x".into()], &Fields::default()),
+        store.entities_by_refs(&["x".into()], &Fields::default(), &Audience::member()),
         Err(CatalogError::Invalid(_))
     ));
 }
@@ -435,7 +438,9 @@ fn cursor_pages_walk_forward_and_back() {
     let fields = Fields::parse(&["metadata.name"]);
     let first = store
         .query_entities(&PageQuery::First {
-            filter: EntityFilter::parse(&["kind=component"]).unwrap(),
+            filter: EntityFilter::parse(&["kind=component"])
+                .unwrap()
+                .visible_to(Audience::member()),
             order: Some(Order::parse("desc:metadata.name").unwrap()),
             full_text: None,
             limit: 3,
@@ -450,6 +455,7 @@ fn cursor_pages_walk_forward_and_back() {
                 cursor: cursor.clone().unwrap(),
                 limit: 3,
                 fields: fields.clone(),
+                audience: Audience::member(),
             })
             .unwrap()
     };
@@ -493,6 +499,102 @@ fn paged_full_text_uses_the_index_or_named_fields() {
     assert_eq!(query("PET", vec![]), ["pets"]);
     assert_eq!(query("rde", vec!["metadata.name".into()]), ["orders"]);
     assert!(query("50%", vec!["metadata.name".into()]).is_empty());
+}
+
+fn with_visibility(name: &str, visibility: &str, partners: &str) -> Entity {
+    parse_entity(&json!({
+        "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+        "metadata": {"name": name, "description": "payments service", "annotations": {
+            "portico.dev/visibility": visibility, "portico.dev/partner-groups": partners}},
+        "spec": {"type": "service", "lifecycle": "production", "owner": "team-a"}
+    }))
+    .unwrap()
+}
+
+#[test]
+fn every_read_shows_a_reader_only_what_their_audience_may_see() {
+    let (_dir, store) = store();
+    let entities = vec![
+        component("open", "team-a", "service"),
+        with_visibility("staff", "internal", ""),
+        with_visibility("acme-only", "partner", "Acme, initech"),
+        with_visibility("globex-only", "partner", "globex"),
+    ];
+    sync(&store, "file:/x", entities, OrphanPolicy::Keep);
+    let readers = [
+        (
+            Audience::member(),
+            vec!["acme-only", "globex-only", "open", "staff"],
+        ),
+        (Audience::default(), vec!["open"]),
+        (Audience::outsider(["ACME"]), vec!["acme-only", "open"]),
+        // `_` and `%` are not wildcards: this group is granted nothing.
+        (Audience::outsider(["gl_bex"]), vec!["open"]),
+    ];
+    for (audience, expected) in readers {
+        let filter = EntityFilter::parse(&["kind=component"])
+            .unwrap()
+            .visible_to(audience.clone());
+        let listed = store
+            .list_entities(&ListQuery {
+                filter: filter.clone(),
+                ..ListQuery::default()
+            })
+            .unwrap();
+        assert_eq!(names(&listed), expected, "{audience:?}");
+
+        let first = store
+            .query_entities(&PageQuery::First {
+                filter: filter.clone(),
+                order: None,
+                full_text: None,
+                limit: 1,
+                fields: Fields::default(),
+            })
+            .unwrap();
+        assert_eq!(first.total_items, expected.len(), "{audience:?}");
+        let mut paged = names(&first.items);
+        let mut cursor = first.next_cursor;
+        while let Some(next) = cursor {
+            let page = store
+                .query_entities(&PageQuery::Cursor {
+                    cursor: next,
+                    limit: 1,
+                    fields: Fields::default(),
+                    audience: audience.clone(),
+                })
+                .unwrap();
+            paged.extend(names(&page.items));
+            cursor = page.next_cursor;
+        }
+        assert_eq!(paged, expected, "{audience:?}");
+
+        let facets = store.facets(&filter, &["spec.type".into()]).unwrap();
+        assert_eq!(facets["spec.type"][0].count, expected.len(), "{audience:?}");
+
+        let found = store
+            .search(&SearchQuery {
+                text: "payments".into(),
+                audience: audience.clone(),
+                ..SearchQuery::default()
+            })
+            .unwrap();
+        let hidden_hits = found
+            .hits
+            .iter()
+            .filter(|h| !expected.contains(&h.name.as_str()))
+            .count();
+        assert_eq!(hidden_hits, 0, "{audience:?}: {found:?}");
+        assert_eq!(found.total, expected.len() - 1, "{audience:?}");
+
+        let all = ["open", "staff", "acme-only", "globex-only"].map(|n| format!("component:{n}"));
+        let by_ref = store
+            .entities_by_refs(&all, &Fields::parse(&["metadata.name"]), &audience)
+            .unwrap();
+        let mut shown: Vec<String> = names(&by_ref.into_iter().flatten().collect::<Vec<_>>());
+        shown.sort();
+        assert_eq!(shown, expected, "{audience:?}");
+    }
 }
 
 #[test]

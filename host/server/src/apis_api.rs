@@ -17,6 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::catalog_api::{all, number, one, page_size, pairs, with_store};
+use crate::identity::Caller;
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -42,6 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 400, description = "A malformed parameter", body = Problem, content_type = "application/problem+json")))]
 async fn search_apis(
     State(state): State<AppState>,
+    caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<SearchResults>, ApiError> {
     let pairs = pairs(query);
@@ -61,6 +63,7 @@ async fn search_apis(
         filters,
         limit: page_size(&pairs)?,
         offset: number(&pairs, "offset")?.unwrap_or(0),
+        audience: caller.actor.audience(),
     };
     Ok(Json(
         with_store(&state, move |store| store.search(&search)).await?,
@@ -69,7 +72,7 @@ async fn search_apis(
 
 /// One API: its entity summary, versions and the latest version's operations.
 #[derive(Serialize, ToSchema)]
-struct ApiAnswer {
+pub(crate) struct ApiAnswer {
     /// `api:namespace/name`.
     entity_ref: String,
     /// Namespace.
@@ -284,12 +287,27 @@ fn declared_environments(entity: &portico_catalog::Entity) -> Vec<EnvironmentVie
         (status = 404, description = "No such API", body = Problem, content_type = "application/problem+json")))]
 async fn get_api(
     State(state): State<AppState>,
+    caller: Caller,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<ApiAnswer>, ApiError> {
     let api = api_ref(namespace, name);
+    api_answer(&state, &caller, &api)
+        .await?
+        .map(Json)
+        .ok_or_else(|| no_api(&api))
+}
+
+/// One API as `GET /api/v1/apis/{namespace}/{name}` answers it (and the MCP
+/// `get_api` tool); `None` when the caller may not see it.
+pub(crate) async fn api_answer(
+    state: &AppState,
+    caller: &Caller,
+    api: &EntityRef,
+) -> Result<Option<ApiAnswer>, ApiError> {
     let wanted = api.clone();
-    let found = with_store(&state, move |store| {
-        let Some(stored) = store.entity(&wanted)? else {
+    let audience = caller.actor.audience();
+    let found = with_store(state, move |store| {
+        let Some(stored) = store.visible_entity(&wanted, &audience)? else {
             return Ok(None);
         };
         Ok(Some((
@@ -299,15 +317,17 @@ async fn get_api(
         )))
     })
     .await?;
-    let (stored, versions, operations) = found.ok_or_else(|| no_api(&api))?;
+    let Some((stored, versions, operations)) = found else {
+        return Ok(None);
+    };
     let mut answer = summary(&stored);
     answer.latest_version = versions.first().map(|v| v.version.clone());
     answer.versions = versions
         .into_iter()
-        .map(|v| VersionView::new(&api, v))
+        .map(|v| VersionView::new(api, v))
         .collect();
     answer.operations = operations.into_iter().map(OperationView::from).collect();
-    Ok(Json(answer))
+    Ok(Some(answer))
 }
 
 /// `GET /api/v1/apis/{namespace}/{name}/versions/{version}`: one version.
@@ -318,12 +338,20 @@ async fn get_api(
         (status = 404, description = "No such API or version", body = Problem, content_type = "application/problem+json")))]
 async fn get_version(
     State(state): State<AppState>,
+    caller: Caller,
     Path((namespace, name, version)): Path<(String, String, String)>,
 ) -> Result<Json<VersionAnswer>, ApiError> {
     let api = api_ref(namespace, name);
     let wanted = api.clone();
     let asked = version.clone();
-    let found = with_store(&state, move |store| store.version(&wanted, &asked)).await?;
+    let audience = caller.actor.audience();
+    let found = with_store(&state, move |store| {
+        if store.visible_entity(&wanted, &audience)?.is_none() {
+            return Ok(None);
+        }
+        store.version(&wanted, &asked)
+    })
+    .await?;
     let detail = found.ok_or_else(|| {
         ApiError::NotFound(format!(
             "no version {version} of API {}/{}",
@@ -354,13 +382,18 @@ async fn get_version(
         (status = 404, description = "No such API or version", body = Problem, content_type = "application/problem+json")))]
 async fn get_spec(
     State(state): State<AppState>,
+    caller: Caller,
     Path((namespace, name, version)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let api = api_ref(namespace, name);
     let wanted = api.clone();
     let asked = version.clone();
+    let audience = caller.actor.audience();
     let document = with_store(&state, move |store| {
+        if store.visible_entity(&wanted, &audience)?.is_none() {
+            return Ok(None);
+        }
         let Some(detail) = store.version(&wanted, &asked)? else {
             return Ok(None);
         };

@@ -20,6 +20,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::identity::Caller;
 use crate::problem::{ApiError, JsonBody, Problem};
 use crate::state::AppState;
 
@@ -156,10 +157,11 @@ struct FullEntityRef(String);
         (status = 400, description = "A malformed filter, order or number", body = Problem, content_type = "application/problem+json")))]
 async fn list_entities(
     State(state): State<AppState>,
+    caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let pairs = pairs(query);
-    let filter = EntityFilter::parse(&all(&pairs, "filter"))?;
+    let filter = EntityFilter::parse(&all(&pairs, "filter"))?.visible_to(caller.actor.audience());
     let fields = Fields::parse(&all(&pairs, "fields"));
     let order = all(&pairs, "order")
         .into_iter()
@@ -261,8 +263,10 @@ struct PageInfo {
         (status = 400, description = "A malformed parameter or cursor", body = Problem, content_type = "application/problem+json")))]
 async fn query_entities(
     State(state): State<AppState>,
+    caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<QueryPage>, ApiError> {
+    let audience = caller.actor.audience();
     let pairs = pairs(query);
     let limit = page_size(&pairs)?;
     let fields = Fields::parse(&all(&pairs, "fields"));
@@ -273,12 +277,13 @@ async fn query_entities(
             Order::parse(&format!("{dir}:{field}"))
         })
         .transpose()?;
-    let filter = EntityFilter::parse(&all(&pairs, "filter"))?;
+    let filter = EntityFilter::parse(&all(&pairs, "filter"))?.visible_to(audience.clone());
     let page = match one(&pairs, "cursor") {
         Some(cursor) => PageQuery::Cursor {
             cursor: cursor.to_owned(),
             limit,
             fields,
+            audience,
         },
         None => {
             let full_text = one(&pairs, "fullTextFilterTerm")
@@ -320,11 +325,16 @@ async fn query_entities(
         (status = 404, description = "No such entity", body = Problem, content_type = "application/problem+json")))]
 async fn entity_by_name(
     State(state): State<AppState>,
+    caller: Caller,
     Path((kind, namespace, name)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let entity_ref = EntityRef::new(kind, namespace, name);
     let shown = entity_ref.to_string();
-    let found = with_store(&state, move |store| store.entity(&entity_ref)).await?;
+    let audience = caller.actor.audience();
+    let found = with_store(&state, move |store| {
+        store.visible_entity(&entity_ref, &audience)
+    })
+    .await?;
     found
         .map(|stored| Json(stored.entity.to_json()))
         .ok_or_else(|| ApiError::NotFound(format!("no entity {shown}")))
@@ -358,6 +368,7 @@ struct ByRefsItems {
         (status = 400, description = "A malformed ref", body = Problem, content_type = "application/problem+json")))]
 async fn entities_by_refs(
     State(state): State<AppState>,
+    caller: Caller,
     JsonBody(body): JsonBody<ByRefs>,
 ) -> Result<Json<ByRefsItems>, ApiError> {
     if body.entity_refs.len() > MAX_PAGE {
@@ -367,7 +378,11 @@ async fn entities_by_refs(
     }
     let fields = Fields::parse(&body.fields);
     let refs = body.entity_refs;
-    let items = with_store(&state, move |store| store.entities_by_refs(&refs, &fields)).await?;
+    let audience = caller.actor.audience();
+    let items = with_store(&state, move |store| {
+        store.entities_by_refs(&refs, &fields, &audience)
+    })
+    .await?;
     Ok(Json(ByRefsItems { items }))
 }
 
@@ -390,10 +405,11 @@ struct FacetsAnswer {
         (status = 400, description = "A malformed filter", body = Problem, content_type = "application/problem+json")))]
 async fn entity_facets(
     State(state): State<AppState>,
+    caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<FacetsAnswer>, ApiError> {
     let pairs = pairs(query);
-    let filter = EntityFilter::parse(&all(&pairs, "filter"))?;
+    let filter = EntityFilter::parse(&all(&pairs, "filter"))?.visible_to(caller.actor.audience());
     let facets: Vec<String> = all(&pairs, "facet")
         .into_iter()
         .map(str::to_owned)

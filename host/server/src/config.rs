@@ -15,12 +15,14 @@ use crate::branding::Branding;
 mod auth;
 mod catalog;
 mod gateways;
+mod mcp;
 mod plugins;
 
 pub use auth::{AuthSettings, OidcSettings, RoleSettings, ScimSettings, SecureCookies};
 pub use catalog::CatalogSettings;
 pub(crate) use gateways::check as check_gateways;
 pub use gateways::{Every, GatewaySettings, HumaneDuration};
+pub use mcp::McpSettings;
 pub use plugins::{PluginSettings, PluginsConfig, PublisherConfig};
 
 /// The whole configuration.
@@ -33,7 +35,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Directory scanned for `.wasm` plugins; default: `<data_dir>/plugins`.
     pub plugins_dir: Option<PathBuf>,
-    /// Seed demo content at start.
+    /// Seed demo content at start (and open sign-up, `[auth] signup`).
     pub demo: bool,
     /// Log format: `text` or `json`.
     pub log_format: LogFormat,
@@ -55,6 +57,10 @@ pub struct Config {
     pub gateways: Vec<GatewaySettings>,
     /// The try-it console's timeout and response cap.
     pub tryit: crate::tryit::TrySettings,
+    /// The MCP endpoint (`/mcp`) and the hosts and origins it answers.
+    pub mcp: McpSettings,
+    /// What the audit log records besides changes and sign-ins.
+    pub audit: AuditSettings,
 }
 
 impl Default for Config {
@@ -73,6 +79,28 @@ impl Default for Config {
             auth: AuthSettings::default(),
             gateways: Vec::new(),
             tryit: crate::tryit::TrySettings::default(),
+            mcp: McpSettings::default(),
+            audit: AuditSettings::default(),
+        }
+    }
+}
+
+/// `[audit]`: the entry of every request (`http.request`) and how long it is
+/// kept. Changes and sign-ins are always recorded and never deleted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// Record every request with its actor kind (person, API key, agent).
+    pub record_requests: bool,
+    /// Days a request's entry is kept; 0 keeps them for ever.
+    pub request_retention_days: u32,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            record_requests: true,
+            request_retention_days: 30,
         }
     }
 }
@@ -161,6 +189,10 @@ impl Config {
             config.plugins_dir = Some(dir);
         }
         config.demo |= overrides.demo;
+        // A newcomer to the demo creates an account and tries an API at once.
+        if config.demo {
+            config.auth.signup = true;
+        }
         config.catalog.outbound_policy()?;
         config.auth.check()?;
         Ok(config)
@@ -171,6 +203,7 @@ impl Config {
         let config: Config =
             toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))?;
         gateways::check(&config.gateways)?;
+        config.mcp.check()?;
         Ok(config)
     }
 

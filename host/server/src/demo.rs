@@ -1,12 +1,23 @@
-//! Demo content for `portico serve --demo`, so a newcomer sees a portal at once:
-//! the sample catalogue of `examples/catalog` (APIs with versions, lifecycles
-//! and sandbox environments), embedded in the binary and imported like any
-//! descriptor files.
+//! Demo content for `portico serve --demo`, so a newcomer sees a portal at once,
+//! with a catalogue from two sources as a real one has:
+//!
+//! - the sample catalogue of `examples/catalog` (APIs with versions,
+//!   lifecycles and sandbox environments), embedded in the binary and
+//!   imported like any descriptor files;
+//! - a gateway, `portal`, whose connector (the bundled `connector-openapi`)
+//!   discovers the portal's own API from its `/openapi.json`, synced once the
+//!   server listens.
 
+use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::Context as _;
 use portico_catalog::{CatalogStore, ImportOptions, import_paths};
+
+use crate::config::{Every, GatewaySettings, HumaneDuration};
+
+/// The demo gateway's name; its APIs come from the source `gateway:portal`.
+pub const GATEWAY: &str = "portal";
 
 /// The files of `examples/catalog`, by path relative to it.
 const FILES: &[(&str, &str)] = &[
@@ -50,6 +61,32 @@ pub fn seed(store: &dyn CatalogStore, data_dir: &Path) -> anyhow::Result<()> {
         anyhow::bail!("the demo catalogue does not import: {problem}");
     }
     Ok(())
+}
+
+/// The demo gateway: the portal's own API, discovered over HTTP from the
+/// address the server listens on.
+pub fn gateway(listening: SocketAddr) -> GatewaySettings {
+    let mut address = listening;
+    if address.ip().is_unspecified() {
+        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let mut config = toml::Table::new();
+    config.insert(
+        "urls".into(),
+        toml::Value::Array(vec![format!("http://{address}/openapi.json").into()]),
+    );
+    GatewaySettings {
+        name: GATEWAY.into(),
+        connector: "connector-openapi".into(),
+        // Synced once at start: the portal's own API does not change while it runs.
+        sync_interval: Every::Off,
+        timeout: HumaneDuration(std::time::Duration::from_secs(30)),
+        owner: "group:default/platform".into(),
+        allowed_outbound_hosts: None,
+        allow_private_addresses: true,
+        config,
+        secrets: Default::default(),
+    }
 }
 
 #[cfg(test)]

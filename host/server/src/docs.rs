@@ -192,7 +192,7 @@ impl DocsService {
 }
 
 /// The document as the renderer gets it: as stored, or Swagger 2.0 converted to OpenAPI 3.0 JSON.
-fn plugin_document(
+pub(crate) fn plugin_document(
     document: portico_catalog::SpecDocument,
     format: SpecFormat,
 ) -> Result<SpecDocument, DocsError> {
@@ -223,7 +223,7 @@ fn plugin_document(
 }
 
 /// The catalogue's format name as the contract's enum.
-fn spec_format(name: &str) -> SpecFormat {
+pub(crate) fn spec_format(name: &str) -> SpecFormat {
     match name {
         "openapi2" => SpecFormat::Openapi2,
         "openapi30" => SpecFormat::Openapi30,

@@ -4,9 +4,12 @@
 //! partner groups to come: actors have a kind, users have groups, roles are data.
 
 pub mod access;
+pub mod agents;
 pub mod audit;
 mod csrf;
+pub mod directory;
 pub mod oidc;
+pub mod request_log;
 pub mod roles;
 pub mod sessions;
 pub mod users;
@@ -18,14 +21,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use portico_catalog::Audience;
 
 use crate::config::AuthSettings;
 use crate::problem::ApiError;
 use roles::Roles;
 
 /// What kind of party acts: recorded with every audit entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActorKind {
     /// A person signed in with a session.
@@ -122,6 +127,16 @@ impl Actor {
     pub fn can(&self, permission: &str) -> bool {
         self.permissions.contains(permission)
     }
+
+    /// Which catalogue entities the actor may see: everything for members
+    /// of the organisation, else public ones and those granted to their groups.
+    pub fn audience(&self) -> Audience {
+        if self.can(roles::CATALOG_READ_INTERNAL) {
+            Audience::member()
+        } else {
+            Audience::outsider(&self.groups)
+        }
+    }
 }
 
 /// The actor and where the request came from: what an audit entry needs.
@@ -138,6 +153,8 @@ pub struct Caller {
     pub request_id: Option<String>,
     /// The session's CSRF token, when the actor came with a session.
     pub csrf: Option<String>,
+    /// The AI agent making the request for the actor, when one is (see [`agents`]).
+    pub agent: Option<String>,
 }
 
 impl Caller {
@@ -158,6 +175,16 @@ impl Caller {
             user_agent: None,
             request_id: None,
             csrf: None,
+            agent: None,
+        }
+    }
+
+    /// The kind the audit log records: an agent acting for the actor counts as an agent.
+    pub fn kind(&self) -> ActorKind {
+        if self.agent.is_some() {
+            ActorKind::Agent
+        } else {
+            self.actor.kind
         }
     }
 }

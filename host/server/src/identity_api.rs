@@ -39,6 +39,11 @@ pub struct AuditParams {
     pub actor: Option<String>,
     /// An action (`auth.login`) or a prefix ending in a dot (`plugin.`).
     pub action: Option<String>,
+    /// Only entries by this kind of actor (`agent` for AI agents).
+    #[param(inline)]
+    pub kind: Option<ActorKind>,
+    /// Whether to include the `http.request` entry of every request (default true).
+    pub requests: Option<bool>,
     /// From this time on, RFC 3339 (inclusive).
     #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}[0-9A-Za-z:.+-]*$")]
     pub from: Option<String>,
@@ -80,6 +85,8 @@ impl AuditParams {
         Ok(AuditQuery {
             actor: self.actor.clone().filter(|a| !a.is_empty()),
             action: self.action.clone().filter(|a| !a.is_empty()),
+            kind: self.kind,
+            skip_requests: self.requests == Some(false),
             from: self.from.clone(),
             to: self.to.clone(),
             before: self.cursor,

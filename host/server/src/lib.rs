@@ -25,6 +25,7 @@ pub mod loader;
 pub mod locations;
 pub mod locations_api;
 pub mod markdown_twin;
+pub mod mcp;
 pub mod multipart;
 pub mod openapi;
 pub mod plugin_cli;

@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portico_catalog::{
-    CatalogError, CatalogStore, Database, EntityJson, Fields, ImportOptions, ImportReport,
-    OrphanPolicy, Problem, SourceInfo, SqliteStore, SyncOutcome, UrlReader, import_paths,
-    import_urls,
+    Audience, CatalogError, CatalogStore, Database, EntityJson, Fields, ImportOptions,
+    ImportReport, OrphanPolicy, Problem, SourceInfo, SqliteStore, SyncOutcome, UrlReader,
+    import_paths, import_urls,
 };
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -257,7 +257,7 @@ pub fn register(
         .cloned()
         .collect();
     let entities = used
-        .entities_by_refs(&refs, &Fields::default())?
+        .entities_by_refs(&refs, &Fields::default(), &Audience::member())?
         .into_iter()
         .flatten()
         .collect();

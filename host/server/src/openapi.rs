@@ -13,8 +13,9 @@ use crate::{api, apis_api, catalog_api, gateways_api, identity_api, locations_ap
 #[derive(OpenApi)]
 #[openapi(
     info(
+        // Replaced by the portal's name when served.
         title = "Portico API",
-        description = "The API of a Portico developer portal: health, plugins and, as they land, the catalogue, keys and usage."
+        description = "The API of this developer portal: health, plugins, the catalogue and its APIs, gateways, the caller and the audit log."
     ),
     tags(
         (name = "operations", description = "Health, readiness and metrics"),
@@ -36,7 +37,7 @@ impl utoipa::Modify for AdminToken {
         use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
         let mut scheme = Http::new(HttpAuthScheme::Bearer);
-        scheme.description = Some("The `admin_token` of portico.toml".into());
+        scheme.description = Some("The `admin_token` of the portal's configuration".into());
         components.add_security_scheme("admin_token", SecurityScheme::Http(scheme));
         use utoipa::openapi::security::{ApiKey, ApiKeyValue};
         components.add_security_scheme(

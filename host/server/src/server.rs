@@ -29,11 +29,13 @@ use crate::identity::access::{self, AdminToken};
 use crate::identity::{roles::Roles, users};
 use crate::problem::ApiError;
 use crate::state::{Access, AppState};
-use crate::{demo, llms, loader, locations, markdown_twin, openapi, plugin_store, scim, ui};
+use crate::{demo, llms, loader, locations, markdown_twin, mcp, openapi, plugin_store, scim, ui};
 
 /// Builds the whole application router.
 pub fn app(state: AppState) -> Router {
-    let (api, openapi) = openapi::api_router().split_for_parts();
+    let (api, mut openapi) = openapi::api_router().split_for_parts();
+    // A white-label portal's own API carries its name, not ours.
+    openapi.info.title = format!("{} API", state.branding().name);
     // Serialised once: the document only changes with the code.
     let openapi: Arc<str> = serde_json::to_string(&openapi)
         .expect("the document serialises")
@@ -55,6 +57,7 @@ pub fn app(state: AppState) -> Router {
         .merge(ui::router())
         .merge(llms::router())
         .merge(scim::router())
+        .merge(mcp::router(&state))
         .fallback(|| async { ApiError::NotFound("no such page or endpoint".into()) })
         .with_state(state.clone())
         // Every routed request passes here: who is calling, and may they.
@@ -191,6 +194,14 @@ impl Server {
     /// Prepares everything, binds the listener and starts serving.
     pub async fn start(config: Config) -> anyhow::Result<Server> {
         let listen = config.listen.clone();
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        let mut config = config;
+        if config.demo {
+            config.gateways.push(demo::gateway(addr));
+        }
         let state = tokio::task::spawn_blocking(move || prepare(config)).await??;
         let db = state.db().clone();
         let interrupted =
@@ -201,10 +212,6 @@ impl Server {
                 "gateway syncs interrupted by the last stop were closed as failed"
             );
         }
-        let listener = tokio::net::TcpListener::bind(&listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
         // The markdown twins wrap the router: they change which route a request reaches.
         let app = tower::Layer::layer(
@@ -236,6 +243,14 @@ impl Server {
                 plugin_store::spawn_watcher(state.clone(), interval, stopped),
             )
         });
+        if state.config().demo {
+            // The demo's second source: the portal's own API, now that it answers.
+            match gateways::sync(&state, demo::GATEWAY, gateways::Trigger::Schedule).await {
+                Ok(run) if run.error.is_none() => {}
+                Ok(run) => tracing::warn!(error = ?run.error, "the demo gateway did not sync"),
+                Err(error) => tracing::warn!(%error, "the demo gateway did not sync"),
+            }
+        }
         state.set_ready();
         tracing::info!(%addr, plugins = state.plugins().len(), "portal ready");
         Ok(Server {

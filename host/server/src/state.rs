@@ -15,6 +15,7 @@ use crate::fetch::BlockingReader;
 use crate::gateways::Gateways;
 use crate::identity::Identity;
 use crate::identity::access::AdminToken;
+use crate::identity::request_log::RequestLog;
 use crate::scim::ScimToken;
 
 /// What start-up resolves for guarded and outbound work: the admin token and
@@ -53,6 +54,8 @@ struct Inner {
     locations: tokio::sync::Mutex<()>,
     /// Rendered API docs, cached.
     docs: DocsService,
+    /// Every request, on its way to the audit log.
+    request_log: RequestLog,
 }
 
 impl AppState {
@@ -66,6 +69,8 @@ impl AppState {
         metrics: PrometheusHandle,
         access: Access,
     ) -> AppState {
+        let db_for_log = db.clone();
+        let audit = config.audit.clone();
         AppState {
             inner: Arc::new(Inner {
                 identity: Identity::new(&config.auth),
@@ -80,6 +85,7 @@ impl AppState {
                 access,
                 locations: tokio::sync::Mutex::new(()),
                 docs: DocsService::default(),
+                request_log: RequestLog::start(db_for_log, &audit),
             }),
         }
     }
@@ -97,6 +103,11 @@ impl AppState {
     /// The database.
     pub fn db(&self) -> &Database {
         &self.inner.db
+    }
+
+    /// Where every request is recorded.
+    pub fn request_log(&self) -> &RequestLog {
+        &self.inner.request_log
     }
 
     /// The catalogue.

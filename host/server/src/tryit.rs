@@ -4,9 +4,12 @@
 //! credential, a timeout and a response cap from `[tryit]`. The docs page's
 //! forms call the same [`try_operation`]. Trying needs an account: it spends
 //! the API's upstream quota, so visitors of a public catalogue only read.
+//! A version without a sandbox server also offers the synthetic sandbox
+//! (server `synthetic`), answered by a sandbox plugin: see [`sandbox`].
 
 pub mod operations;
 pub mod outbound;
+pub mod sandbox;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -63,7 +66,9 @@ pub struct TryCall {
     /// The operation's path template as the spec writes it, e.g. `/pets/{id}`.
     pub path: String,
     /// The declared server to call: an environment name (`sandbox`) or its
-    /// URL; may be left out when the version declares only one.
+    /// URL; may be left out when the version declares only one. `synthetic`
+    /// picks the synthetic sandbox, offered when the version declares no
+    /// sandbox server (and taken when it declares no server at all).
     #[serde(default)]
     pub server: Option<String>,
     /// Values of the template's `{parameters}`.
@@ -188,7 +193,9 @@ impl IntoResponse for TryError {
 
 /// Routes of the proxy, with their OpenAPI description.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(try_api))
+    OpenApiRouter::new()
+        .routes(routes!(try_api))
+        .merge(sandbox::router())
 }
 
 /// `POST /api/v1/apis/{namespace}/{name}/versions/{version}/try`: calls one
@@ -199,10 +206,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses(
         (status = 200, description = "The upstream's answer (whatever its status), with timing and the curl command", body = TryAnswer),
         (status = 400, description = "A malformed call: missing parameter, forbidden header, path traversal", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A server that is not declared for this version, or an address the console may not reach", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A server that is not declared for this version, an address the console may not reach, or the synthetic sandbox without a sandbox plugin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such API, version or operation", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "The upstream could not be reached", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "The upstream did not answer in time", body = Problem, content_type = "application/problem+json")))]
+        (status = 502, description = "The upstream could not be reached, or the synthetic sandbox failed", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "The upstream (or the synthetic sandbox) did not answer in time", body = Problem, content_type = "application/problem+json")))]
 async fn try_api(
     State(state): State<AppState>,
     caller: Caller,
@@ -221,6 +228,8 @@ pub struct TryTarget {
     pub version: ApiVersion,
     /// Its servers that can be called.
     pub servers: Vec<DeclaredServer>,
+    /// Whether the synthetic sandbox is offered: no server is a sandbox.
+    pub synthetic: bool,
     /// Its spec's operations.
     pub operations: std::sync::Arc<Vec<TryOperation>>,
 }
@@ -228,8 +237,10 @@ pub struct TryTarget {
 impl TryTarget {
     /// The target of a version whose document is at hand.
     pub fn new(version: ApiVersion, document: &SpecDocument) -> TryTarget {
+        let servers = outbound::declared_servers(&version.environments);
         TryTarget {
-            servers: outbound::declared_servers(&version.environments),
+            synthetic: sandbox::offered(&servers),
+            servers,
             operations: operations::operations_of(document),
             version,
         }
@@ -243,15 +254,20 @@ impl TryTarget {
     }
 }
 
-/// Reads an API version and its spec.
+/// Reads an API version and its spec, when the caller may see the API.
 pub async fn load_target(
     state: &AppState,
+    caller: &Caller,
     api: &EntityRef,
     version: &str,
 ) -> Result<TryTarget, TryError> {
     let store = state.catalog().clone();
     let (wanted, asked) = (api.clone(), version.to_owned());
+    let audience = caller.actor.audience();
     let found = tokio::task::spawn_blocking(move || {
+        if store.visible_entity(&wanted, &audience)?.is_none() {
+            return Ok(None);
+        }
         let Some(detail) = store.version(&wanted, &asked)? else {
             return Ok(None);
         };
@@ -277,7 +293,7 @@ pub async fn try_operation(
     version: &str,
     call: &TryCall,
 ) -> Result<TryAnswer, TryError> {
-    let target = load_target(state, api, version).await?;
+    let target = load_target(state, caller, api, version).await?;
     call_target(state, caller, api, &target, call).await
 }
 
@@ -292,7 +308,14 @@ pub async fn call_target(
     let version = target.version.version.as_str();
     let settings = &state.config().tryit;
     let what = format!("{}/{} {version}", api.namespace, api.name);
-    let result = send(target, call, settings, &what).await;
+    let result = if sandbox::wanted(target, call) {
+        match operation(target, call, &what) {
+            Ok(op) => sandbox::send(state, caller, api, target, op, call).await,
+            Err(error) => Err(error),
+        }
+    } else {
+        send(target, call, settings, &what).await
+    };
     let outcome = match &result {
         Ok(answer) => {
             serde_json::json!({ "status": answer.status, "elapsed_ms": answer.elapsed_ms })
@@ -312,25 +335,34 @@ pub async fn call_target(
     result
 }
 
-async fn send(
-    target: &TryTarget,
+/// The operation a call names, or why it names none.
+fn operation<'t>(
+    target: &'t TryTarget,
     call: &TryCall,
-    settings: &TrySettings,
     what: &str,
-) -> Result<TryAnswer, TryError> {
+) -> Result<&'t TryOperation, TryError> {
     if call.path.contains("://") || call.path.starts_with("//") || !call.path.starts_with('/') {
         return Err(TryError::Invalid(format!(
             "`{}` is not a path template of the spec: give the operation's path (`/pets/{{id}}`), never a URL",
             call.path
         )));
     }
-    let op = target.operation(&call.method, &call.path).ok_or_else(|| {
+    target.operation(&call.method, &call.path).ok_or_else(|| {
         TryError::NotFound(format!(
             "the spec of {what} has no operation {} {}",
             call.method.to_ascii_uppercase(),
             call.path
         ))
-    })?;
+    })
+}
+
+async fn send(
+    target: &TryTarget,
+    call: &TryCall,
+    settings: &TrySettings,
+    what: &str,
+) -> Result<TryAnswer, TryError> {
+    let op = operation(target, call, what)?;
     let server = outbound::choose(&target.servers, call.server.as_deref(), what)?;
     let outgoing = outbound::build(op, server, call)?;
     let timeout = Duration::from_millis(settings.timeout_ms.max(1));

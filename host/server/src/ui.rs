@@ -8,6 +8,7 @@
 mod assets;
 mod auth;
 mod catalog;
+mod directory;
 mod docs;
 mod entity;
 mod gateways;
@@ -22,13 +23,16 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use portico_catalog::{
-    ApiVersion, CatalogError, CatalogStore, EntityRef, SearchHit, SearchQuery, SearchResults,
+    ApiVersion, Audience, CatalogError, CatalogStore, EntityRef, SearchHit, SearchQuery,
+    SearchResults,
 };
 use serde::Deserialize;
 
 use crate::branding::{Branding, FooterLink};
+use crate::identity::Caller;
 use crate::state::AppState;
 pub(crate) use auth::forbidden_page;
+pub(crate) use docs::docs_markdown;
 
 /// What pages may load: their own stylesheet and inline theme, the operator's
 /// logo and fonts, and no scripts at all.
@@ -44,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(home))
         .merge(plugins::router())
         .merge(gateways::router())
+        .merge(directory::router())
         .merge(catalog::router())
         .merge(entity::router())
         .merge(docs::router())
@@ -200,6 +205,7 @@ struct HomeQuery {
 fn home_cards(
     store: &dyn CatalogStore,
     text: String,
+    audience: Audience,
 ) -> Result<(Vec<ApiCard>, usize, usize), CatalogError> {
     let search = |text: String| {
         store.search(&SearchQuery {
@@ -207,6 +213,7 @@ fn home_cards(
             filters: vec![("kind".into(), "api".into())],
             limit: HOME_APIS,
             offset: 0,
+            audience: audience.clone(),
         })
     };
     let all: SearchResults = search(String::new())?;
@@ -238,11 +245,17 @@ fn home_cards(
     Ok((cards, total, production))
 }
 
-async fn home(State(state): State<AppState>, Query(query): Query<HomeQuery>) -> Response {
+async fn home(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<HomeQuery>,
+) -> Response {
     let query: String = query.q.trim().chars().take(MAX_QUERY_CHARS).collect();
     let store = state.catalog().clone();
     let text = query.clone();
-    let loaded = tokio::task::spawn_blocking(move || home_cards(store.as_ref(), text)).await;
+    let audience = caller.actor.audience();
+    let loaded =
+        tokio::task::spawn_blocking(move || home_cards(store.as_ref(), text, audience)).await;
     let (apis, total, production) = match loaded {
         Ok(Ok(found)) => found,
         Ok(Err(error)) => return error_page(&state, &error),

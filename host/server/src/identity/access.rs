@@ -4,6 +4,8 @@
 //! session cookie, or nobody) and checking the CSRF token of cookie-borne writes.
 //! A route missing from the table is denied, whoever asks.
 
+use std::time::Instant;
+
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
@@ -12,12 +14,13 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::csrf::check_csrf;
+use super::request_log::RequestEntry;
 use super::roles::{
     AUDIT_READ, CATALOG_READ, CATALOG_WRITE, GATEWAYS_READ, GATEWAYS_SYNC, METRICS_READ,
-    PLUGINS_MANAGE, PLUGINS_READ, SCIM_PROVISION,
+    PLUGINS_MANAGE, PLUGINS_READ, SCIM_PROVISION, USERS_MANAGE,
 };
 use super::sessions::{self, COOKIE};
-use super::{Actor, Caller, audit, users};
+use super::{Actor, Caller, agents, audit, users};
 use crate::problem::ApiError;
 use crate::scim::ScimError;
 use crate::state::AppState;
@@ -27,7 +30,8 @@ use crate::state::AppState;
 pub enum Need {
     /// Anyone, signed in or not.
     Public,
-    /// Any signed-in person or token holder.
+    /// Anyone signed in who holds a role: a person or the admin token, not
+    /// the SCIM token (which may provision and nothing else).
     SignedIn,
     /// A role that grants this permission.
     Permission(&'static str),
@@ -94,6 +98,10 @@ pub const RULES: &[Rule] = &[
     api("GET", "/metrics", Need::Permission(METRICS_READ)),
     api("GET", "/openapi.json", Need::Public),
     page("GET", "/llms.txt", READ),
+    page("GET", "/llms-full.txt", READ),
+    // The MCP endpoint (stateless Streamable HTTP: POST only); its tools
+    // check visibility per caller, and `call_sandbox` needs an account.
+    api("POST", "/mcp", READ),
     // Backstage's catalogue API
     api("GET", "/api/catalog/entities", READ),
     api("GET", "/api/catalog/entities/by-query", READ),
@@ -138,6 +146,12 @@ pub const RULES: &[Rule] = &[
     api(
         "POST",
         "/api/v1/apis/{namespace}/{name}/versions/{version}/try",
+        Need::SignedIn,
+    ),
+    // Each developer's own synthetic sandbox state.
+    api(
+        "POST",
+        "/api/v1/apis/{namespace}/{name}/sandbox/reset",
         Need::SignedIn,
     ),
     api("GET", "/api/v1/plugins", Need::Permission(PLUGINS_READ)),
@@ -196,6 +210,11 @@ pub const RULES: &[Rule] = &[
         "/apis/{namespace}/{name}/versions/{version}/try",
         Need::SignedIn,
     ),
+    page(
+        "POST",
+        "/apis/{namespace}/{name}/sandbox/reset",
+        Need::SignedIn,
+    ),
     page("GET", "/catalog/{kind}/{namespace}/{name}", READ),
     page("GET", "/plugins", Need::Permission(PLUGINS_READ)),
     page("POST", "/plugins", Need::Permission(PLUGINS_MANAGE)),
@@ -224,6 +243,29 @@ pub const RULES: &[Rule] = &[
     page("POST", "/auth/signup", Need::Public),
     page("GET", "/profile", Need::SignedIn),
     page("GET", "/admin/audit", Need::Permission(AUDIT_READ)),
+    page("GET", "/admin/users", Need::Permission(USERS_MANAGE)),
+    page(
+        "POST",
+        "/admin/users/{id}/roles",
+        Need::Permission(USERS_MANAGE),
+    ),
+    page(
+        "POST",
+        "/admin/users/{id}/deactivate",
+        Need::Permission(USERS_MANAGE),
+    ),
+    page(
+        "POST",
+        "/admin/users/{id}/activate",
+        Need::Permission(USERS_MANAGE),
+    ),
+    page("GET", "/admin/groups", Need::Permission(USERS_MANAGE)),
+    page(
+        "POST",
+        "/admin/groups/{id}/roles",
+        Need::Permission(USERS_MANAGE),
+    ),
+    page("GET", "/admin/roles", Need::Permission(USERS_MANAGE)),
     page("GET", "/admin/gateways", Need::Permission(GATEWAYS_READ)),
     page(
         "POST",
@@ -382,7 +424,41 @@ pub async fn authorize(State(state): State<AppState>, request: Request, next: Ne
         user_agent: header_text(headers, header::USER_AGENT.as_str()),
         request_id: header_text(headers, "x-request-id"),
         csrf,
+        agent: agent(&route, headers),
     };
+    let started = Instant::now();
+    let target = format!("{} {}", request.method(), request.uri().path());
+    let response = admit(&state, &caller, rule, &route, request, next).await;
+    state.request_log().record(RequestEntry {
+        caller,
+        target,
+        route,
+        status: response.status().as_u16(),
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    });
+    response
+}
+
+/// The agent behind a request: any call to the MCP endpoint, or a known
+/// agent's `User-Agent`.
+fn agent(route: &str, headers: &HeaderMap) -> Option<String> {
+    if route == "/mcp" {
+        return Some("mcp".into());
+    }
+    let user_agent = headers.get(header::USER_AGENT)?.to_str().ok()?;
+    agents::from_user_agent(user_agent).map(str::to_owned)
+}
+
+/// Checks the CSRF token of a cookie-borne write and the route's rule, then
+/// runs the handler or answers why not.
+async fn admit(
+    state: &AppState,
+    caller: &Caller,
+    rule: Option<&'static Rule>,
+    route: &str,
+    request: Request,
+    next: Next,
+) -> Response {
     let mut request = request;
     if let Some(expected) = caller.csrf.clone()
         && is_write(request.method())
@@ -392,9 +468,9 @@ pub async fn authorize(State(state): State<AppState>, request: Request, next: Ne
         if !passed {
             audit::record_off_thread(
                 state.db(),
-                &caller,
+                caller,
                 "auth.csrf",
-                route.clone(),
+                route.to_owned(),
                 audit::Outcome::Denied,
                 serde_json::Value::Null,
             )
@@ -406,22 +482,22 @@ pub async fn authorize(State(state): State<AppState>, request: Request, next: Ne
         }
     }
     let Some(rule) = rule else {
-        return no_rule(&route, request.method());
+        return no_rule(route, request.method());
     };
     let allowed = match rule.need {
         Need::Public => true,
-        Need::SignedIn => caller.actor.is_authenticated(),
+        Need::SignedIn => caller.actor.is_authenticated() && !caller.actor.roles.is_empty(),
         Need::Permission(p) => caller.actor.can(p),
     };
     if allowed {
-        request.extensions_mut().insert(caller);
+        request.extensions_mut().insert(caller.clone());
         return next.run(request).await;
     }
     if caller.actor.is_authenticated() {
         // Someone signed in probing beyond their roles is worth a record.
         audit::record_off_thread(
             state.db(),
-            &caller,
+            caller,
             "access.denied",
             format!("{} {route}", request.method()),
             audit::Outcome::Denied,
@@ -429,7 +505,7 @@ pub async fn authorize(State(state): State<AppState>, request: Request, next: Ne
         )
         .await;
     }
-    deny(&state, rule, &caller, &request)
+    deny(state, rule, caller, &request)
 }
 
 /// A route the table does not name for this method: a method the route does
@@ -576,12 +652,15 @@ mod tests {
         ("GET", "/"),
         ("GET", "/catalog"),
         ("GET", "/llms.txt"),
+        ("GET", "/llms-full.txt"),
+        ("POST", "/mcp"),
         ("GET", "/apis/{namespace}/{name}"),
         ("GET", "/apis/{namespace}/{name}/docs"),
         ("GET", "/apis/{namespace}/{name}/docs.md"),
         ("GET", "/apis/{namespace}/{name}/versions/{version}/docs"),
         ("GET", "/apis/{namespace}/{name}/versions/{version}/docs.md"),
         ("POST", "/apis/{namespace}/{name}/versions/{version}/try"),
+        ("POST", "/apis/{namespace}/{name}/sandbox/reset"),
         ("GET", "/catalog/{kind}/{namespace}/{name}"),
         ("GET", "/plugins"),
         ("POST", "/plugins"),
@@ -598,6 +677,13 @@ mod tests {
         ("POST", "/auth/signup"),
         ("GET", "/profile"),
         ("GET", "/admin/audit"),
+        ("GET", "/admin/users"),
+        ("POST", "/admin/users/{id}/roles"),
+        ("POST", "/admin/users/{id}/deactivate"),
+        ("POST", "/admin/users/{id}/activate"),
+        ("GET", "/admin/groups"),
+        ("POST", "/admin/groups/{id}/roles"),
+        ("GET", "/admin/roles"),
         ("GET", "/admin/gateways"),
         ("POST", "/admin/gateways/{name}/sync"),
     ];

@@ -8,6 +8,10 @@ use crate::config::AuthSettings;
 
 /// Read the catalogue: entities, APIs, their pages, specs and locations.
 pub const CATALOG_READ: &str = "catalog.read";
+/// See the organisation's own entities: those marked `internal`, and every
+/// `partner` one. Whoever lacks it sees public entities and the partner
+/// entities granted to their groups.
+pub const CATALOG_READ_INTERNAL: &str = "catalog.read-internal";
 /// Register and delete catalogue locations.
 pub const CATALOG_WRITE: &str = "catalog.write";
 /// See the installed plugins, their grants and health.
@@ -32,6 +36,7 @@ pub const SCIM_PROVISION: &str = "scim.provision";
 /// Every permission a role can grant.
 pub const PERMISSIONS: &[&str] = &[
     CATALOG_READ,
+    CATALOG_READ_INTERNAL,
     CATALOG_WRITE,
     PLUGINS_READ,
     PLUGINS_MANAGE,
@@ -51,11 +56,14 @@ pub const API_OWNER: &str = "api-owner";
 pub const DEVELOPER: &str = "developer";
 /// Reads the catalogue and sees the plugins; changes nothing.
 pub const VIEWER: &str = "viewer";
+/// Someone from a partner organisation: reads public entities and the
+/// partner entities granted to their groups.
+pub const PARTNER: &str = "partner";
 /// Whoever is not signed in.
 pub const ANONYMOUS: &str = "anonymous";
 
 /// The roles that exist without configuration.
-pub const BUILTIN_ROLES: &[&str] = &[ADMIN, API_OWNER, DEVELOPER, VIEWER, ANONYMOUS];
+pub const BUILTIN_ROLES: &[&str] = &[ADMIN, API_OWNER, DEVELOPER, VIEWER, PARTNER, ANONYMOUS];
 
 /// Every role's permissions: the built-in ones and the configured ones.
 #[derive(Debug, Clone)]
@@ -72,10 +80,23 @@ impl Roles {
         by_name.insert(ADMIN.into(), set(PERMISSIONS));
         by_name.insert(
             API_OWNER.into(),
-            set(&[CATALOG_READ, CATALOG_WRITE, PLUGINS_READ, GATEWAYS_READ]),
+            set(&[
+                CATALOG_READ,
+                CATALOG_READ_INTERNAL,
+                CATALOG_WRITE,
+                PLUGINS_READ,
+                GATEWAYS_READ,
+            ]),
         );
-        by_name.insert(DEVELOPER.into(), set(&[CATALOG_READ]));
-        by_name.insert(VIEWER.into(), set(&[CATALOG_READ, PLUGINS_READ]));
+        by_name.insert(
+            DEVELOPER.into(),
+            set(&[CATALOG_READ, CATALOG_READ_INTERNAL]),
+        );
+        by_name.insert(
+            VIEWER.into(),
+            set(&[CATALOG_READ, CATALOG_READ_INTERNAL, PLUGINS_READ]),
+        );
+        by_name.insert(PARTNER.into(), set(&[CATALOG_READ]));
         let anonymous: &[&str] = if settings.public_catalog {
             &[CATALOG_READ]
         } else {
@@ -127,6 +148,10 @@ mod tests {
         assert!(roles.permissions([API_OWNER]).contains(CATALOG_WRITE));
         assert!(!roles.permissions([DEVELOPER]).contains(PLUGINS_READ));
         assert!(!roles.permissions([VIEWER]).contains(CATALOG_WRITE));
+        assert_eq!(
+            roles.permissions([PARTNER]),
+            BTreeSet::from([CATALOG_READ.to_owned()])
+        );
         assert_eq!(
             roles.permissions([ANONYMOUS]),
             BTreeSet::from([CATALOG_READ.to_owned()])

@@ -258,7 +258,9 @@ pub fn profile(db: &Database, user_id: i64) -> Result<Option<Profile>, rusqlite:
 /// The account of a person an identity provider vouched for, created at
 /// their first sign-in (`source = 'oidc'`, linked by `external_id`, a taken
 /// username gets a number) and brought in line with the provider's roles and
-/// groups at every one. `None` when the account was deactivated here.
+/// groups at every one. Someone the provider provisioned over SCIM signs in
+/// to that account instead (matched once by username, then by subject), which
+/// SCIM keeps managing. `None` when the account was deactivated here.
 pub fn sign_in_external(
     db: &Database,
     roles: &Roles,
@@ -270,16 +272,39 @@ pub fn sign_in_external(
     sync_roles(db, roles)?;
     let mut conn = db.conn();
     let tx = conn.transaction()?;
-    let found: Option<(i64, bool)> = tx
+    let found: Option<(i64, bool, String)> = tx
         .query_row(
-            "SELECT id, active FROM users WHERE source = 'oidc' AND external_id = ?1",
+            "SELECT id, active, source FROM users
+             WHERE (source = 'oidc' AND external_id = ?1) OR oidc_subject = ?1",
             [&person.external_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
+    // The first sign-in of someone the identity provider provisioned over
+    // SCIM links to that account, by the username both name them with.
+    let found = match found {
+        Some(found) => Some(found),
+        None => tx
+            .query_row(
+                "SELECT id, active, source FROM users
+                 WHERE source = 'scim' AND oidc_subject IS NULL AND username = ?1",
+                [&person.username],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?,
+    };
     let id = match found {
-        Some((_, false)) => return Ok(None),
-        Some((id, true)) => {
+        Some((_, false, _)) => return Ok(None),
+        Some((id, true, source)) if source == "scim" => {
+            // SCIM keeps managing the account's profile, groups and roles.
+            tx.execute(
+                "UPDATE users SET oidc_subject = ?2 WHERE id = ?1",
+                params![id, person.external_id],
+            )?;
+            tx.commit()?;
+            return Ok(Some(id));
+        }
+        Some((id, true, _)) => {
             tx.execute(
                 "UPDATE users SET display_name = ?2, email = ?3 WHERE id = ?1",
                 params![id, person.display_name, person.email],
@@ -451,5 +476,76 @@ mod tests {
         user.roles = vec!["root".into()];
         let err = create_user(&db, &roles, &user).unwrap_err().to_string();
         assert!(err.contains("unknown role `root`"), "{err}");
+    }
+
+    #[test]
+    fn single_sign_on_reaches_the_account_scim_provisioned_and_never_a_local_one() {
+        let (db, _dir) = db();
+        let roles = Roles::new(&AuthSettings::default());
+        sync_roles(&db, &roles).unwrap();
+        let conn = db.conn();
+        conn.execute(
+            "INSERT INTO users (username, source, scim_id) VALUES ('grace', 'scim', 'u-1')",
+            [],
+        )
+        .unwrap();
+        let grace: i64 = conn.last_insert_rowid();
+        conn.execute(
+            "INSERT INTO user_roles (user_id, role) VALUES (?1, 'viewer')",
+            [grace],
+        )
+        .unwrap();
+        drop(conn);
+        add_to_group(&db, grace, "platform").unwrap();
+        let person = |username: &str, sub: &str| super::super::oidc::ExternalPerson {
+            external_id: format!("{sub}@https://idp.example"),
+            username: username.into(),
+            display_name: String::new(),
+            email: String::new(),
+            roles: vec!["admin".into()],
+            groups: vec![],
+        };
+
+        let first = sign_in_external(&db, &roles, &person("Grace", "s-1")).unwrap();
+        assert_eq!(first, Some(grace));
+        // Linked by subject from now on; SCIM's roles and groups stay.
+        let again = sign_in_external(&db, &roles, &person("renamed", "s-1")).unwrap();
+        assert_eq!(again, Some(grace));
+        let actor = actor(&db, &roles, grace).unwrap().unwrap();
+        assert_eq!(actor.roles, BTreeSet::from(["viewer".to_owned()]));
+        assert!(actor.groups.contains("platform"));
+        // Another subject with that username gets an account of its own.
+        let other = sign_in_external(&db, &roles, &person("grace", "s-2")).unwrap();
+        assert_ne!(other, Some(grace));
+
+        // A local account is never taken over by a provider's username.
+        create_user(
+            &db,
+            &roles,
+            &NewUser {
+                username: "root".into(),
+                password: "long enough password".into(),
+                roles: vec!["admin".into()],
+                ..NewUser::default()
+            },
+        )
+        .unwrap();
+        let root: i64 = db
+            .conn()
+            .query_row("SELECT id FROM users WHERE username = 'root'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let intruder = sign_in_external(&db, &roles, &person("root", "s-3")).unwrap();
+        assert_ne!(intruder, Some(root));
+
+        // A deactivated SCIM account is refused.
+        db.conn()
+            .execute("UPDATE users SET active = 0 WHERE id = ?1", [grace])
+            .unwrap();
+        assert_eq!(
+            sign_in_external(&db, &roles, &person("grace", "s-1")).unwrap(),
+            None
+        );
     }
 }

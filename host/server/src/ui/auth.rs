@@ -20,7 +20,7 @@ use super::{Chrome, ErrorPage, error_page, render};
 use crate::identity::audit::{self, AuditEntry, AuditQuery, Outcome};
 use crate::identity::sessions::{self, COOKIE, PRE_SESSION_COOKIE};
 use crate::identity::users::{self, NewUser, UserError};
-use crate::identity::{Caller, random_hex, roles};
+use crate::identity::{ActorKind, Caller, random_hex, roles};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -340,6 +340,7 @@ async fn signup_page(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
+    Query(query): Query<NextQuery>,
 ) -> Response {
     if !state.config().auth.signup {
         return ApiError::NotFound("sign-up is closed on this portal".into()).into_response();
@@ -351,7 +352,7 @@ async fn signup_page(
         FormView {
             signup: true,
             username: String::new(),
-            next: String::new(),
+            next: query.next,
             error: None,
             status: StatusCode::OK,
         },
@@ -376,7 +377,7 @@ async fn signup(
             FormView {
                 signup: true,
                 username: username.clone(),
-                next: String::new(),
+                next: form.next.clone(),
                 error: Some(error),
                 status,
             },
@@ -420,7 +421,14 @@ async fn signup(
     })
     .await;
     match created {
-        Ok(Ok(id)) => start_session(&state, &headers, id, "/profile").await,
+        // Back where they were going (a docs page's try-it), else to their profile.
+        Ok(Ok(id)) => {
+            let next = match safe_next(&form.next) {
+                "/" => "/profile",
+                next => next,
+            };
+            start_session(&state, &headers, id, next).await
+        }
         Ok(Err(UserError::Invalid(_))) => again(
             "Choose a username of letters, digits, dots, dashes or underscores, and a password of at least 8 characters.",
             StatusCode::BAD_REQUEST,
@@ -444,7 +452,19 @@ struct ProfilePage {
     groups: Vec<String>,
     permissions: Vec<String>,
     csrf: Option<String>,
+    /// The admin pages the caller may open, as (href, label).
+    admin: Vec<(&'static str, &'static str)>,
 }
+
+/// Every admin page and the permission that opens it.
+const ADMIN_PAGES: &[(&str, &str, &str)] = &[
+    ("/admin/users", "Users", roles::USERS_MANAGE),
+    ("/admin/groups", "Groups", roles::USERS_MANAGE),
+    ("/admin/roles", "Roles", roles::USERS_MANAGE),
+    ("/admin/audit", "Audit log", roles::AUDIT_READ),
+    ("/admin/gateways", "Gateways", roles::GATEWAYS_READ),
+    ("/plugins", "Plugins", roles::PLUGINS_READ),
+];
 
 async fn profile(State(state): State<AppState>, caller: Caller) -> Response {
     let actor = caller.actor.clone();
@@ -471,6 +491,11 @@ async fn profile(State(state): State<AppState>, caller: Caller) -> Response {
         ),
         None => (actor.name.clone(), String::new(), String::new()),
     };
+    let admin = ADMIN_PAGES
+        .iter()
+        .filter(|(_, _, permission)| actor.can(permission))
+        .map(|(href, label, _)| (*href, *label))
+        .collect();
     render(&ProfilePage {
         chrome: Chrome::new(state.branding(), "Profile", "profile"),
         username: actor.name,
@@ -480,6 +505,7 @@ async fn profile(State(state): State<AppState>, caller: Caller) -> Response {
         kind: actor.kind.as_str(),
         roles: actor.roles.into_iter().collect(),
         groups: actor.groups.into_iter().collect(),
+        admin,
         permissions: actor.permissions.into_iter().collect(),
         csrf: caller.csrf,
     })
@@ -491,6 +517,8 @@ struct AuditPage {
     chrome: Chrome,
     actor: String,
     action: String,
+    kind: String,
+    requests: bool,
     entries: Vec<AuditEntry>,
     export: String,
     next: Option<String>,
@@ -502,6 +530,12 @@ struct AuditFilter {
     actor: String,
     #[serde(default)]
     action: String,
+    /// An actor kind (`agent`), or empty for all.
+    #[serde(default)]
+    kind: String,
+    /// `on` (a checked box) or `true` to include the entry of every request.
+    #[serde(default)]
+    requests: String,
     cursor: Option<i64>,
 }
 
@@ -509,9 +543,15 @@ struct AuditFilter {
 const AUDIT_PAGE: usize = 100;
 
 async fn audit_page(State(state): State<AppState>, Query(filter): Query<AuditFilter>) -> Response {
+    let kind: Option<ActorKind> =
+        serde_json::from_value(serde_json::Value::String(filter.kind.clone())).ok();
+    let requests =
+        matches!(filter.requests.as_str(), "on" | "true") || filter.action.starts_with("http.");
     let query = AuditQuery {
         actor: Some(filter.actor.trim().to_owned()).filter(|a| !a.is_empty()),
         action: Some(filter.action.trim().to_owned()).filter(|a| !a.is_empty()),
+        kind,
+        skip_requests: !requests,
         before: filter.cursor,
         limit: AUDIT_PAGE,
         ..AuditQuery::default()
@@ -530,6 +570,10 @@ async fn audit_page(State(state): State<AppState>, Query(filter): Query<AuditFil
         if !filter.action.is_empty() {
             out.append_pair("action", filter.action.trim());
         }
+        if let Some(kind) = kind {
+            out.append_pair("kind", kind.as_str());
+        }
+        out.append_pair("requests", if requests { "true" } else { "false" });
         if let Some((k, v)) = extra {
             out.append_pair(k, &v);
         }
@@ -549,6 +593,8 @@ async fn audit_page(State(state): State<AppState>, Query(filter): Query<AuditFil
         export: format!("/api/v1/audit?{}", params(Some(("format", "jsonl".into())))),
         actor: filter.actor,
         action: filter.action,
+        kind: kind.map_or("", ActorKind::as_str).to_owned(),
+        requests,
         entries,
         next,
     })

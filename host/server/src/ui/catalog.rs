@@ -9,11 +9,12 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::get;
 use portico_catalog::{
-    CatalogError, CatalogStore, EntityRef, Facets, SearchHit, SearchQuery, SearchResults,
+    Audience, CatalogError, CatalogStore, EntityRef, Facets, SearchHit, SearchQuery, SearchResults,
 };
 use url::form_urlencoded;
 
 use super::{Chrome, MAX_QUERY_CHARS, error_page, render};
+use crate::identity::Caller;
 use crate::state::AppState;
 
 /// Hits per page.
@@ -45,6 +46,8 @@ struct Selection {
     q: String,
     filters: Vec<(&'static str, String)>,
     offset: usize,
+    /// Who reads; not part of links.
+    audience: Audience,
 }
 
 impl Selection {
@@ -133,6 +136,7 @@ impl Selection {
                 .collect(),
             limit: PAGE_SIZE,
             offset: self.offset,
+            audience: self.audience.clone(),
         }
     }
 }
@@ -381,8 +385,15 @@ pub(super) fn entity_href(entity: &EntityRef) -> String {
     }
 }
 
-async fn catalog(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    let selection = Selection::parse(raw.as_deref());
+async fn catalog(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let selection = Selection {
+        audience: caller.actor.audience(),
+        ..Selection::parse(raw.as_deref())
+    };
     let store = state.catalog().clone();
     let wanted = selection.clone();
     let results = match tokio::task::spawn_blocking(move || search(store.as_ref(), &wanted)).await {

@@ -60,17 +60,20 @@ async fn version_page(
 
 async fn latest_markdown(
     State(state): State<AppState>,
+    caller: Caller,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Response {
-    markdown(&state, EntityRef::new("api", namespace, name), None).await
+    let api = EntityRef::new("api", namespace, name);
+    markdown(&state, &caller, api, None).await
 }
 
 async fn version_markdown(
     State(state): State<AppState>,
+    caller: Caller,
     Path((namespace, name, version)): Path<(String, String, String)>,
 ) -> Response {
     let api = EntityRef::new("api", namespace, name);
-    markdown(&state, api, Some(version)).await
+    markdown(&state, &caller, api, Some(version)).await
 }
 
 /// An API, its versions newest first, the version shown and its document.
@@ -131,12 +134,14 @@ pub(super) fn segment(text: &str) -> String {
 /// document; `None` when the API or that version does not exist.
 async fn load(
     state: &AppState,
+    caller: &Caller,
     api: EntityRef,
     version: Option<String>,
 ) -> Result<Option<Loaded>, Response> {
     let store = state.catalog().clone();
+    let audience = caller.actor.audience();
     blocking(state, move || {
-        let Some(stored) = store.entity(&api)? else {
+        let Some(stored) = store.visible_entity(&api, &audience)? else {
             return Ok(None);
         };
         let versions = store.versions(&api)?;
@@ -256,7 +261,7 @@ async fn page(
     version: Option<String>,
     headers: &HeaderMap,
 ) -> Response {
-    let loaded = match load(state, api, version).await {
+    let loaded = match load(state, caller, api, version).await {
         Ok(Some(loaded)) => loaded,
         Ok(None) => return not_found(state),
         Err(response) => return response,
@@ -292,6 +297,7 @@ async fn page(
                 document,
                 &docs.operations,
                 &docs_href,
+                state.config().auth.signup,
             )
             .await
         }
@@ -342,18 +348,36 @@ async fn page(
     response
 }
 
-async fn markdown(state: &AppState, api: EntityRef, version: Option<String>) -> Response {
-    let loaded = match load(state, api, version).await {
-        Ok(Some(loaded)) => loaded,
-        Ok(None) => {
-            return (
-                StatusCode::NOT_FOUND,
-                markdown_headers(),
-                "# Not found\n\nNothing in the catalog goes by that name.\n",
-            )
-                .into_response();
-        }
-        Err(response) => return response,
+async fn markdown(
+    state: &AppState,
+    caller: &Caller,
+    api: EntityRef,
+    version: Option<String>,
+) -> Response {
+    match docs_markdown(state, caller, api, version).await {
+        Ok(Some(text)) => (markdown_headers(), text).into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            markdown_headers(),
+            "# Not found\n\nNothing in the catalog goes by that name.\n",
+        )
+            .into_response(),
+        Err(response) => response,
+    }
+}
+
+/// An API's docs as markdown, as its `docs.md` twin serves them (also
+/// `/llms-full.txt` and the MCP tools): title, spec link, contents and the
+/// renderer's markdown. `None` when the caller may not see the API, or it
+/// has no such version; `Err` is the error page of a store failure.
+pub(crate) async fn docs_markdown(
+    state: &AppState,
+    caller: &Caller,
+    api: EntityRef,
+    version: Option<String>,
+) -> Result<Option<String>, Response> {
+    let Some(loaded) = load(state, caller, api, version).await? else {
+        return Ok(None);
     };
     let outcome = rendered(state, &loaded).await;
     let mut text = format!("# {}", loaded.title());
@@ -383,7 +407,7 @@ async fn markdown(state: &AppState, api: EntityRef, version: Option<String>) -> 
             "> **These docs could not be rendered.** {message}\n"
         )),
     }
-    (markdown_headers(), text).into_response()
+    Ok(Some(text))
 }
 
 fn markdown_headers() -> [(header::HeaderName, HeaderValue); 2] {

@@ -12,12 +12,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use portico_catalog::spec::{ParsedSpec, SpecHint, VersionLifecycle};
-use portico_catalog::{ApiVersion, CatalogError, EntityRef, OperationRow, StoredEntity};
+use portico_catalog::{ApiVersion, Audience, CatalogError, EntityRef, OperationRow, StoredEntity};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::catalog::{Badge, entity_href, short_ref};
 use super::{Chrome, error_page, render};
+use crate::identity::Caller;
 use crate::state::AppState;
 
 /// Routes of the entity pages.
@@ -388,10 +389,11 @@ async fn load_api(
     state: &AppState,
     api: EntityRef,
     version: Option<String>,
+    audience: Audience,
 ) -> Result<Option<ApiLoaded>, Response> {
     let store = state.catalog().clone();
     blocking(state, move || {
-        let Some(stored) = store.entity(&api)? else {
+        let Some(stored) = store.visible_entity(&api, &audience)? else {
             return Ok(None);
         };
         let versions = store.versions(&api)?;
@@ -425,12 +427,14 @@ struct ApiQuery {
 
 async fn api_page(
     State(state): State<AppState>,
+    caller: Caller,
     Path((namespace, name)): Path<(String, String)>,
     Query(query): Query<ApiQuery>,
 ) -> Response {
     let api = EntityRef::new("api", namespace, name);
     let version = query.version.filter(|v| !v.trim().is_empty());
-    let loaded = match load_api(&state, api.clone(), version).await {
+    let audience = caller.actor.audience();
+    let loaded = match load_api(&state, api.clone(), version, audience).await {
         Ok(Some(loaded)) => loaded,
         Ok(None) => return not_found(&state),
         Err(response) => return response,
@@ -463,6 +467,7 @@ async fn api_page(
 
 async fn entity_page(
     State(state): State<AppState>,
+    caller: Caller,
     Path((kind, namespace, name)): Path<(String, String, String)>,
 ) -> Response {
     let entity = EntityRef::new(kind, namespace, name);
@@ -470,7 +475,8 @@ async fn entity_page(
         return Redirect::permanent(&entity_href(&entity)).into_response();
     }
     let store = state.catalog().clone();
-    let stored = match blocking(&state, move || store.entity(&entity)).await {
+    let audience = caller.actor.audience();
+    let stored = match blocking(&state, move || store.visible_entity(&entity, &audience)).await {
         Ok(Some(stored)) => stored,
         Ok(None) => return not_found(&state),
         Err(response) => return response,

@@ -4,6 +4,8 @@
 //! line above the form again, prefilled with what was sent (the credential
 //! excepted). The forms are built here, not by the renderer plugin, because
 //! each carries the reader's CSRF token while the rendered docs are shared.
+//! A version without a sandbox server offers the synthetic sandbox first,
+//! with a form that resets the reader's state in it.
 
 use askama::Template;
 use axum::Router;
@@ -23,17 +25,20 @@ use crate::identity::Caller;
 use crate::state::AppState;
 use crate::tryit::operations::{Location, TryOperation};
 use crate::tryit::outbound::DeclaredServer;
+use crate::tryit::sandbox::{self, SYNTHETIC};
 use crate::tryit::{self, TryAnswer, TryCall, TryError, TryTarget};
 
 /// The most operations given a form on one docs page.
 const MAX_FORMS: usize = 300;
 
-/// Route of the result page.
+/// Routes of the result page and of the sandbox reset.
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route(
-        "/apis/{namespace}/{name}/versions/{version}/try",
-        post(submit),
-    )
+    Router::new()
+        .route(
+            "/apis/{namespace}/{name}/versions/{version}/try",
+            post(submit),
+        )
+        .route("/apis/{namespace}/{name}/sandbox/reset", post(reset))
 }
 
 /// The docs page's try-it section.
@@ -42,7 +47,32 @@ pub(super) struct TryIt {
     pub(super) forms: Vec<TryForm>,
     /// Where a visitor signs in, when nobody is.
     pub(super) sign_in_href: Option<String>,
+    /// Where a visitor creates an account, when sign-up is open.
+    pub(super) sign_up_href: Option<String>,
     pub(super) note: Option<String>,
+    /// Resets the reader's synthetic sandbox, when the version offers one.
+    pub(super) reset: Option<ResetForm>,
+}
+
+/// The form that forgets the reader's state in an API's synthetic sandbox.
+pub(super) struct ResetForm {
+    pub(super) action: String,
+    pub(super) version: String,
+    pub(super) csrf: String,
+}
+
+impl ResetForm {
+    fn new(api: &EntityRef, version: &str, csrf: &str) -> ResetForm {
+        ResetForm {
+            action: format!(
+                "/apis/{}/{}/sandbox/reset",
+                segment(&api.namespace.to_lowercase()),
+                segment(&api.name)
+            ),
+            version: version.to_owned(),
+            csrf: csrf.to_owned(),
+        }
+    }
 }
 
 impl TryIt {
@@ -105,11 +135,13 @@ pub(super) async fn for_docs(
     document: &SpecDocument,
     index: &[Operation],
     docs_href: &str,
+    signup_open: bool,
 ) -> TryIt {
     if !caller.actor.is_authenticated() {
         let next: String = url::form_urlencoded::byte_serialize(docs_href.as_bytes()).collect();
         return TryIt {
             sign_in_href: Some(format!("/auth/login?next={next}")),
+            sign_up_href: signup_open.then(|| format!("/auth/signup?next={next}")),
             ..TryIt::default()
         };
     }
@@ -138,7 +170,7 @@ pub(super) async fn for_docs(
                 .find(|o| o.method.eq_ignore_ascii_case(&op.method) && o.path == op.path)
                 .map(|o| o.anchor.clone())
                 .unwrap_or_default();
-            form(&action, &csrf, &anchor, op, &target.servers, None)
+            form(&action, &csrf, &anchor, op, &target, None)
         })
         .collect();
     let total = target.operations.len();
@@ -146,7 +178,7 @@ pub(super) async fn for_docs(
         Some(format!(
             "The first {MAX_FORMS} of {total} operations have a form here; the API takes the others too."
         ))
-    } else if target.servers.is_empty() && total > 0 {
+    } else if target.servers.is_empty() && !target.synthetic && total > 0 {
         Some(
             "This version declares no server with an absolute http(s) URL, so nothing can be sent."
                 .to_owned(),
@@ -154,11 +186,35 @@ pub(super) async fn for_docs(
     } else {
         None
     };
+    let reset = (target.synthetic && total > 0)
+        .then(|| ResetForm::new(api, &target.version.version, &csrf));
     TryIt {
         forms,
-        sign_in_href: None,
         note,
+        reset,
+        ..TryIt::default()
     }
+}
+
+/// The server choices of a form: the synthetic sandbox first when offered
+/// (and chosen unless another server was), then the declared servers.
+fn server_choices(target: &TryTarget, chosen: Option<&str>) -> Vec<ServerChoice> {
+    let chosen = chosen.map(str::trim).filter(|c| !c.is_empty());
+    let mut choices = Vec::new();
+    if target.synthetic {
+        choices.push(ServerChoice {
+            value: SYNTHETIC.to_owned(),
+            label: "Synthetic sandbox: answers from the spec, keeps what you create".to_owned(),
+            selected: chosen.is_none_or(|c| c.eq_ignore_ascii_case(SYNTHETIC)),
+        });
+    }
+    let declared: &[DeclaredServer] = &target.servers;
+    choices.extend(declared.iter().enumerate().map(|(i, s)| ServerChoice {
+        value: s.name.clone(),
+        label: format!("{}: {}", s.name, s.url),
+        selected: chosen.map_or(i == 0 && !target.synthetic, |c| c == s.name),
+    }));
+    choices
 }
 
 /// A form for an operation, prefilled with what was sent, else the spec's examples.
@@ -167,7 +223,7 @@ fn form(
     csrf: &str,
     anchor: &str,
     op: &TryOperation,
-    servers: &[DeclaredServer],
+    target: &TryTarget,
     sent: Option<&TryCall>,
 ) -> TryForm {
     let chosen = sent.and_then(|c| c.server.as_deref());
@@ -216,15 +272,7 @@ fn form(
         method: op.method.clone(),
         path: op.path.clone(),
         summary: op.summary.clone(),
-        servers: servers
-            .iter()
-            .enumerate()
-            .map(|(i, s)| ServerChoice {
-                value: s.name.clone(),
-                label: format!("{}: {}", s.name, s.url),
-                selected: chosen.map_or(i == 0, |c| c == s.name),
-            })
-            .collect(),
+        servers: server_choices(target, chosen),
         fields,
         extra_headers: extra
             .iter()
@@ -303,6 +351,7 @@ struct TryPage {
     answer: Option<TryAnswer>,
     error: Option<String>,
     form: Option<TryForm>,
+    reset: Option<ResetForm>,
 }
 
 async fn submit(
@@ -313,10 +362,21 @@ async fn submit(
 ) -> Response {
     let api = EntityRef::new("api", namespace, name);
     let (call, anchor, problem) = parse_form(&body);
-    let target = match tryit::load_target(&state, &api, &version).await {
+    let target = match tryit::load_target(&state, &caller, &api, &version).await {
         Ok(target) => target,
         Err(TryError::NotFound(_)) => return not_found(&state),
-        Err(error) => return page(&state, &api, &version, &call, anchor, Err(error), None),
+        Err(error) => {
+            return page(
+                &state,
+                &api,
+                &version,
+                &call,
+                anchor,
+                Err(error),
+                None,
+                None,
+            );
+        }
     };
     let result = match problem {
         Some(error) => Err(error),
@@ -329,13 +389,16 @@ async fn submit(
             &csrf,
             &anchor,
             op,
-            &target.servers,
+            &target,
             Some(&call),
         )
     });
-    page(&state, &api, &version, &call, anchor, result, form)
+    let reset = sandbox::wanted(&target, &call)
+        .then(|| ResetForm::new(&api, &target.version.version, &csrf));
+    page(&state, &api, &version, &call, anchor, result, form, reset)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn page(
     state: &AppState,
     api: &EntityRef,
@@ -344,6 +407,7 @@ fn page(
     anchor: String,
     result: Result<TryAnswer, TryError>,
     form: Option<TryForm>,
+    reset: Option<ResetForm>,
 ) -> Response {
     let status = match &result {
         Ok(_) => StatusCode::OK,
@@ -373,10 +437,66 @@ fn page(
         answer,
         error,
         form,
+        reset,
     };
     let mut response = render(&page);
     *response.status_mut() = status;
     // The page holds what the developer sent and got back: never cache it.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[derive(Template)]
+#[template(path = "sandbox_reset.html")]
+struct ResetPage {
+    chrome: Chrome,
+    title: String,
+    api_href: String,
+    docs_href: String,
+    error: Option<String>,
+}
+
+/// `POST /apis/{namespace}/{name}/sandbox/reset`: forgets what the reader
+/// created in the API's synthetic sandbox, and says so.
+async fn reset(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((namespace, name)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let api = EntityRef::new("api", namespace, name);
+    let version = url::form_urlencoded::parse(&body)
+        .find(|(k, _)| k == "version")
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty());
+    let result = sandbox::reset(&state, &caller, &api).await;
+    if let Err(TryError::NotFound(_)) = &result {
+        return not_found(&state);
+    }
+    let base = format!(
+        "/apis/{}/{}",
+        segment(&api.namespace.to_lowercase()),
+        segment(&api.name)
+    );
+    let docs_href = match &version {
+        Some(v) => format!("{base}/versions/{}/docs", segment(v)),
+        None => format!("{base}/docs"),
+    };
+    let status = match &result {
+        Ok(()) => StatusCode::OK,
+        Err(error) => error.status(),
+    };
+    let page = ResetPage {
+        chrome: Chrome::new(state.branding(), "Sandbox reset".to_owned(), "catalog"),
+        title: api.name.clone(),
+        api_href: entity_href(&api),
+        docs_href,
+        error: result.err().map(|e| e.to_string()),
+    };
+    let mut response = render(&page);
+    *response.status_mut() = status;
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
