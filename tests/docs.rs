@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use portico::docs::DocsRequest;
 use portico_catalog::spec::{ParsedSpec, SpecHint, VersionLifecycle, content_hash};
-use portico_catalog::{EntityRef, ImportOptions, SpecDocument, VersionDraft, import_paths};
+use portico_catalog::{EntityRef, SpecDocument, VersionDraft};
 use portico_tests::{AppSpec, TestApp, spawn_app};
 
 const CATALOG: &str = "apiVersion: backstage.io/v1alpha1
@@ -98,22 +98,8 @@ components:
 /// A server whose catalogue holds the petstore API with the document above.
 async fn app_with_petstore() -> TestApp {
     let app = spawn_app(AppSpec::default()).await;
-    let dir = app.data_dir.path().join("catalog");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("catalog-info.yaml"), CATALOG).unwrap();
-    std::fs::write(dir.join("petstore.yaml"), PETSTORE).unwrap();
-    let store = app.server.state.catalog().clone();
-    let report = tokio::task::spawn_blocking(move || {
-        import_paths(
-            store.as_ref(),
-            &[dir.canonicalize().unwrap()],
-            &ImportOptions::default(),
-        )
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    assert!(report.rejected.is_empty(), "{report:?}");
+    app.import_catalog(&[("catalog-info.yaml", CATALOG), ("petstore.yaml", PETSTORE)])
+        .await;
     app
 }
 

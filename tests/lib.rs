@@ -50,6 +50,29 @@ impl TestApp {
             .expect("request")
     }
 
+    /// Writes descriptor and spec files (name, text) into `catalog/` in the
+    /// data directory and imports them as an operator's files would be;
+    /// panics when one is rejected.
+    pub async fn import_catalog(&self, files: &[(&str, &str)]) {
+        let dir = self.data_dir.path().join("catalog");
+        std::fs::create_dir_all(&dir).expect("catalog directory");
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).expect("catalog file");
+        }
+        let store = self.server.state.catalog().clone();
+        let report = tokio::task::spawn_blocking(move || {
+            portico_catalog::import_paths(
+                store.as_ref(),
+                &[dir.canonicalize().expect("catalog directory")],
+                &portico_catalog::ImportOptions::default(),
+            )
+        })
+        .await
+        .expect("import task")
+        .expect("import");
+        assert!(report.rejected.is_empty(), "{report:?}");
+    }
+
     /// A loaded plugin by id.
     pub fn plugin(&self, id: &str) -> std::sync::Arc<portico_runtime::Plugin> {
         self.server

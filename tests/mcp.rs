@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 
-use portico_catalog::{ImportOptions, import_paths};
 use portico_tests::{ADMIN_TOKEN, AppSpec, TestApp, serve_files, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -62,24 +61,13 @@ pub(crate) async fn portal() -> (TestApp, String) {
     std::fs::create_dir_all(&upstream_dir).unwrap();
     std::fs::write(upstream_dir.join("forecast"), "{\"sky\": \"clear\"}").unwrap();
     let upstream = serve_files(&upstream_dir).await;
-    let dir = app.data_dir.path().join("catalog");
-    std::fs::create_dir_all(&dir).unwrap();
     let (descriptors, weather) = catalog(&upstream);
-    std::fs::write(dir.join("catalog-info.yaml"), descriptors).unwrap();
-    std::fs::write(dir.join("weather.yaml"), weather).unwrap();
-    std::fs::write(dir.join("payroll.yaml"), PAYROLL).unwrap();
-    let store = app.server.state.catalog().clone();
-    let report = tokio::task::spawn_blocking(move || {
-        import_paths(
-            store.as_ref(),
-            &[dir.canonicalize().unwrap()],
-            &ImportOptions::default(),
-        )
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    assert!(report.rejected.is_empty(), "{report:?}");
+    app.import_catalog(&[
+        ("catalog-info.yaml", &descriptors),
+        ("weather.yaml", &weather),
+        ("payroll.yaml", PAYROLL),
+    ])
+    .await;
     (app, upstream)
 }
 

@@ -5,7 +5,6 @@
 //! per developer, reset, and the demo's newcomer path.
 
 use portico::config::{AuthSettings, Config, Overrides};
-use portico_catalog::{ImportOptions, import_paths};
 use portico_tests::{AppSpec, TestApp, spawn_app};
 use reqwest::StatusCode;
 use reqwest::header::COOKIE;
@@ -126,22 +125,8 @@ const KEY: &str = "any-key-will-do";
 /// A portal with the shop API and two signed-in developers.
 async fn app_with_shop() -> (TestApp, Session, Session) {
     let app = spawn_app(AppSpec::default()).await;
-    let dir = app.data_dir.path().join("catalog");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("catalog-info.yaml"), CATALOG).unwrap();
-    std::fs::write(dir.join("shop.yaml"), SPEC).unwrap();
-    let store = app.server.state.catalog().clone();
-    let report = tokio::task::spawn_blocking(move || {
-        import_paths(
-            store.as_ref(),
-            &[dir.canonicalize().unwrap()],
-            &ImportOptions::default(),
-        )
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    assert!(report.rejected.is_empty(), "{report:?}");
+    app.import_catalog(&[("catalog-info.yaml", CATALOG), ("shop.yaml", SPEC)])
+        .await;
     add_user(&app, "ada", "developer");
     add_user(&app, "bob", "developer");
     let ada = sign_in(&app, "ada").await;

@@ -9,7 +9,6 @@ use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderMap, StatusCode as UpstreamStatus};
 use axum::routing::get;
 use portico::tryit::TrySettings;
-use portico_catalog::{ImportOptions, import_paths};
 use portico_tests::{ADMIN_TOKEN, AppSpec, TestApp, spawn_app};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION};
@@ -109,22 +108,11 @@ async fn app_with_echo(tryit: TrySettings) -> (TestApp, Session, String) {
         ..AppSpec::default()
     })
     .await;
-    let dir = app.data_dir.path().join("catalog");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("catalog-info.yaml"), CATALOG).unwrap();
-    std::fs::write(dir.join("echo.yaml"), SPEC.replace("BASE", &base)).unwrap();
-    let store = app.server.state.catalog().clone();
-    let report = tokio::task::spawn_blocking(move || {
-        import_paths(
-            store.as_ref(),
-            &[dir.canonicalize().unwrap()],
-            &ImportOptions::default(),
-        )
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    assert!(report.rejected.is_empty(), "{report:?}");
+    app.import_catalog(&[
+        ("catalog-info.yaml", CATALOG),
+        ("echo.yaml", SPEC.replace("BASE", &base).as_str()),
+    ])
+    .await;
     add_user(&app, "dev", "developer");
     let session = sign_in(&app, "dev").await;
     (app, session, base)

@@ -4,7 +4,6 @@
 //! that shows APIs (search, the catalogue API, pages, docs, specs, llms.txt);
 //! and the admin pages that give roles to accounts and groups.
 
-use portico_catalog::{ImportOptions, import_paths};
 use portico_tests::{AppSpec, TestApp, spawn_app};
 use reqwest::StatusCode;
 use reqwest::header::COOKIE;
@@ -42,22 +41,8 @@ paths:
 
 async fn portal() -> TestApp {
     let app = spawn_app(AppSpec::default()).await;
-    let dir = app.data_dir.path().join("catalog");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("catalog-info.yaml"), CATALOG).unwrap();
-    std::fs::write(dir.join("spec.yaml"), SPEC).unwrap();
-    let store = app.server.state.catalog().clone();
-    let report = tokio::task::spawn_blocking(move || {
-        import_paths(
-            store.as_ref(),
-            &[dir.canonicalize().unwrap()],
-            &ImportOptions::default(),
-        )
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    assert!(report.rejected.is_empty(), "{report:?}");
+    app.import_catalog(&[("catalog-info.yaml", CATALOG), ("spec.yaml", SPEC)])
+        .await;
     app
 }
 

@@ -152,11 +152,27 @@ impl CatalogStore for SqliteStore {
     }
 
     fn entity(&self, entity: &EntityRef) -> Result<Option<StoredEntity>, CatalogError> {
-        stored_entity(&self.reader(), "ref_key", &entity.key())
+        stored_entity(
+            &self.reader(),
+            "ref_key",
+            &entity.key(),
+            &Audience::member(),
+        )
     }
 
     fn entity_by_uid(&self, uid: &str) -> Result<Option<StoredEntity>, CatalogError> {
-        stored_entity(&self.reader(), "uid", uid)
+        stored_entity(&self.reader(), "uid", uid, &Audience::member())
+    }
+
+    fn visible_entity(
+        &self,
+        entity: &EntityRef,
+        audience: &Audience,
+    ) -> Result<Option<StoredEntity>, CatalogError> {
+        Ok(
+            stored_entity(&self.reader(), "ref_key", &entity.key(), audience)?
+                .filter(|stored| audience.sees(&stored.entity.metadata.annotations)),
+        )
     }
 
     fn entities_by_refs(
@@ -186,8 +202,9 @@ impl CatalogStore for SqliteStore {
             let rows = load_rows(&conn, &sql, params)?;
             found.extend(rows.into_iter().map(|(k, _, body)| (k, body)));
         }
-        let mut by_key: HashMap<String, EntityJson> =
-            finish(&conn, found, fields)?.into_iter().collect();
+        let mut by_key: HashMap<String, EntityJson> = finish(&conn, found, fields, audience)?
+            .into_iter()
+            .collect();
         Ok(keys.iter().map(|k| by_key.remove(k)).collect())
     }
 
@@ -217,7 +234,7 @@ impl CatalogStore for SqliteStore {
             .into_iter()
             .map(|(k, _, body)| (k, body))
             .collect();
-        let items: Vec<EntityJson> = finish(&conn, rows, &query.fields)?
+        let items: Vec<EntityJson> = finish(&conn, rows, &query.fields, &query.filter.audience)?
             .into_iter()
             .map(|(_, v)| v)
             .collect();
@@ -320,7 +337,7 @@ impl CatalogStore for SqliteStore {
             .filter(|_| has_prev)
             .map(|r| cursor_at(r, true));
         let rows = rows.into_iter().map(|(k, _, body)| (k, body)).collect();
-        let items = finish(&conn, rows, fields)?;
+        let items = finish(&conn, rows, fields, &filter.audience)?;
         Ok(EntityPage {
             items: items.into_iter().map(|(_, v)| v).collect(),
             total_items: total,
@@ -509,10 +526,11 @@ fn finish(
     conn: &Connection,
     rows: Vec<(String, String)>,
     fields: &Fields,
+    audience: &Audience,
 ) -> Result<Vec<(String, EntityJson)>, CatalogError> {
     let mut relations = if fields.wants_relations() {
         let keys: Vec<String> = rows.iter().map(|(k, _)| k.clone()).collect();
-        load_relations(conn, &keys)?
+        load_relations(conn, &keys, audience)?
     } else {
         HashMap::new()
     };
@@ -559,20 +577,32 @@ fn relations_json(relations: &[Relation]) -> Value {
         .collect()
 }
 
-/// Distinct relations starting at each of `keys`, by key.
+/// Distinct relations starting at each of `keys`, by key; a relation to an
+/// entity the audience may not see is left out (its name would tell).
 fn load_relations(
     conn: &Connection,
     keys: &[String],
+    audience: &Audience,
 ) -> Result<HashMap<String, Vec<Relation>>, CatalogError> {
     let mut out: HashMap<String, Vec<Relation>> = HashMap::new();
     for chunk in keys.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(",");
+        let mut params: Vec<SqlValue> = chunk.iter().map(|k| SqlValue::Text(k.clone())).collect();
+        let hidden = if audience.member {
+            String::new()
+        } else {
+            format!(
+                " AND NOT EXISTS (SELECT 1 FROM entities t WHERE t.ref_key = r.target_key
+                   AND NOT ({}))",
+                audience.to_sql("t.id", &mut params)
+            )
+        };
         let sql = format!(
-            "SELECT DISTINCT source_key, type, target_ref, target_key FROM entity_relations
-             WHERE source_key IN ({marks}) ORDER BY source_key, type, target_key"
+            "SELECT DISTINCT r.source_key, r.type, r.target_ref, r.target_key FROM entity_relations r
+             WHERE r.source_key IN ({marks}){hidden} ORDER BY r.source_key, r.type, r.target_key"
         );
         let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params_from_iter(chunk.iter()), |r| {
+        let rows = stmt.query_map(params_from_iter(params.iter()), |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
@@ -603,6 +633,7 @@ fn stored_entity(
     conn: &Connection,
     column: &str,
     value: &str,
+    audience: &Audience,
 ) -> Result<Option<StoredEntity>, CatalogError> {
     let sql = format!(
         "SELECT ref_key, body, source, location, orphaned FROM entities WHERE {column} = ?1"
@@ -626,7 +657,7 @@ fn stored_entity(
         .map_err(|e| CatalogError::Invalid(format!("stored entity {key} is not JSON: {e}")))?;
     let mut entity = parse_entity(&body)
         .map_err(|e| CatalogError::Invalid(format!("stored entity {key}: {e}")))?;
-    entity.relations = load_relations(conn, std::slice::from_ref(&key))?
+    entity.relations = load_relations(conn, std::slice::from_ref(&key), audience)?
         .remove(&key)
         .unwrap_or_default();
     Ok(Some(StoredEntity {

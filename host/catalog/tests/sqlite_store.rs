@@ -598,6 +598,51 @@ fn every_read_shows_a_reader_only_what_their_audience_may_see() {
 }
 
 #[test]
+fn relations_to_entities_a_reader_may_not_see_are_left_out() {
+    let (_dir, store) = store();
+    let open = parse_entity(&json!({
+        "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+        "metadata": {"name": "open"},
+        "spec": {"type": "service", "lifecycle": "production", "owner": "team-a",
+                 "dependsOn": ["component:staff"]}
+    }))
+    .unwrap();
+    let entities = vec![open, with_visibility("staff", "internal", "")];
+    sync(&store, "file:/x", entities, OrphanPolicy::Keep);
+    let depends = |audience: Audience| -> Vec<String> {
+        let stored = store
+            .visible_entity(&EntityRef::new("component", "default", "open"), &audience)
+            .unwrap()
+            .unwrap();
+        let mut targets: Vec<String> = stored
+            .entity
+            .relations
+            .iter()
+            .filter(|r| r.relation_type == "dependsOn")
+            .map(|r| r.target.to_string())
+            .collect();
+        let listed = store
+            .list_entities(&ListQuery {
+                filter: EntityFilter::parse(&["metadata.name=open"])
+                    .unwrap()
+                    .visible_to(audience),
+                ..ListQuery::default()
+            })
+            .unwrap();
+        let listed = serde_json::to_string(&listed).unwrap();
+        assert_eq!(
+            listed.contains("component:default/staff"),
+            !targets.is_empty(),
+            "{listed}"
+        );
+        targets.sort();
+        targets
+    };
+    assert_eq!(depends(Audience::member()), ["component:default/staff"]);
+    assert!(depends(Audience::default()).is_empty());
+}
+
+#[test]
 fn facets_count_values_under_a_filter() {
     let (_dir, store) = store();
     let entities = vec![

@@ -167,19 +167,53 @@ fn checked_roles(body: &[u8]) -> BTreeSet<String> {
         .collect()
 }
 
-async fn set_user_roles(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<i64>,
-    body: Bytes,
-) -> Response {
-    let wanted = checked_roles(&body);
+/// Who a role change is for: an account, or a group and its members.
+#[derive(Clone, Copy)]
+enum Holder {
+    User,
+    Group,
+}
+
+impl Holder {
+    fn name(self) -> &'static str {
+        match self {
+            Holder::User => "user",
+            Holder::Group => "group",
+        }
+    }
+
+    fn done(self, name: &str, roles: &BTreeSet<String>) -> String {
+        let list: Vec<&str> = roles.iter().map(String::as_str).collect();
+        match (self, list.as_slice()) {
+            (Holder::User, []) => format!("{name} now has no role of their own."),
+            (Holder::User, roles) => format!("{name} now has the roles {}.", roles.join(", ")),
+            (Holder::Group, []) => format!("Members of {name} get no role from it."),
+            (Holder::Group, roles) => format!("Members of {name} now hold {}.", roles.join(", ")),
+        }
+    }
+}
+
+/// Gives an account or a group exactly the roles a form checked, audited as
+/// `user.roles` or `group.roles`; says how it went.
+async fn change_roles(
+    state: &AppState,
+    caller: &Caller,
+    holder: Holder,
+    id: i64,
+    body: &[u8],
+) -> (StatusCode, Flash) {
+    let wanted = checked_roles(body);
     let db = state.db().clone();
     let identity = state.clone();
     let roles = wanted.clone();
-    let result =
-        blocking(move || directory::set_user_roles(&db, identity.identity().roles(), id, &roles))
-            .await;
+    let result = blocking(move || {
+        let all = identity.identity().roles();
+        match holder {
+            Holder::User => directory::set_user_roles(&db, all, id, &roles),
+            Holder::Group => directory::set_group_roles(&db, all, id, &roles),
+        }
+    })
+    .await;
     let (outcome, target, details) = match &result {
         Ok((name, before)) => (
             Outcome::Success,
@@ -188,18 +222,25 @@ async fn set_user_roles(
         ),
         Err(error) => (
             Outcome::Failure,
-            format!("user:{id}"),
+            format!("{}:{id}", holder.name()),
             json!({ "error": error.to_string(), "wanted": wanted }),
         ),
     };
-    audit::record_off_thread(state.db(), &caller, "user.roles", target, outcome, details).await;
-    let (status, flash) = Flash::from(result.map(|(name, _)| {
-        let list: Vec<&str> = wanted.iter().map(String::as_str).collect();
-        match list.as_slice() {
-            [] => format!("{name} now has no role of their own."),
-            roles => format!("{name} now has the roles {}.", roles.join(", ")),
-        }
-    }));
+    let action = match holder {
+        Holder::User => "user.roles",
+        Holder::Group => "group.roles",
+    };
+    audit::record_off_thread(state.db(), caller, action, target, outcome, details).await;
+    Flash::from(result.map(|(name, _)| holder.done(&name, &wanted)))
+}
+
+async fn set_user_roles(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let (status, flash) = change_roles(&state, &caller, Holder::User, id, &body).await;
     users_response(&state, &caller, String::new(), status, flash).await
 }
 
@@ -283,33 +324,7 @@ async fn set_group_roles(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Response {
-    let wanted = checked_roles(&body);
-    let db = state.db().clone();
-    let identity = state.clone();
-    let roles = wanted.clone();
-    let result =
-        blocking(move || directory::set_group_roles(&db, identity.identity().roles(), id, &roles))
-            .await;
-    let (outcome, target, details) = match &result {
-        Ok((name, before)) => (
-            Outcome::Success,
-            name.clone(),
-            json!({ "before": before, "after": wanted }),
-        ),
-        Err(error) => (
-            Outcome::Failure,
-            format!("group:{id}"),
-            json!({ "error": error.to_string(), "wanted": wanted }),
-        ),
-    };
-    audit::record_off_thread(state.db(), &caller, "group.roles", target, outcome, details).await;
-    let (status, flash) = Flash::from(result.map(|(name, _)| {
-        let list: Vec<&str> = wanted.iter().map(String::as_str).collect();
-        match list.as_slice() {
-            [] => format!("Members of {name} get no role from it."),
-            roles => format!("Members of {name} now hold {}.", roles.join(", ")),
-        }
-    }));
+    let (status, flash) = change_roles(&state, &caller, Holder::Group, id, &body).await;
     groups_response(&state, &caller, status, flash).await
 }
 
