@@ -322,6 +322,115 @@ const MIGRATIONS: &[M<'static>] = &[
     END;
     CREATE INDEX audit_log_changes ON audit_log (id) WHERE action <> 'http.request';",
     ),
+    // Self-serve access: products of APIs with plans, developers' apps and
+    // their subscriptions, API keys (stored hashed), the gateway credentials
+    // keys were provisioned as, quota counters and usage events.
+    M::up(
+        "CREATE TABLE products (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        title TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        visibility TEXT NOT NULL DEFAULT 'public' CHECK (visibility IN ('public', 'internal', 'partner')),
+        -- a JSON array of group names, for partner products
+        partner_groups TEXT NOT NULL DEFAULT '[]',
+        owner_id INTEGER REFERENCES users (id) ON DELETE SET NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE TABLE product_apis (
+        product_id INTEGER NOT NULL REFERENCES products (id) ON DELETE CASCADE,
+        -- the API's full entity reference, `api:namespace/name`
+        api_ref TEXT NOT NULL,
+        PRIMARY KEY (product_id, api_ref)
+    ) WITHOUT ROWID;
+    CREATE INDEX product_apis_by_api ON product_apis (api_ref);
+    CREATE TABLE plans (
+        id INTEGER PRIMARY KEY,
+        product_id INTEGER NOT NULL REFERENCES products (id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        title TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        -- requests per rate_period_secs; NULL: no rate limit
+        rate_limit INTEGER CHECK (rate_limit > 0),
+        rate_period_secs INTEGER NOT NULL DEFAULT 1 CHECK (rate_period_secs > 0),
+        -- requests per quota_period; NULL: no quota
+        quota INTEGER CHECK (quota > 0),
+        quota_period TEXT NOT NULL DEFAULT 'day' CHECK (quota_period IN ('minute', 'hour', 'day', 'month')),
+        approval TEXT NOT NULL DEFAULT 'auto' CHECK (approval IN ('auto', 'manual')),
+        UNIQUE (product_id, name)
+    );
+    CREATE TABLE apps (
+        id INTEGER PRIMARY KEY,
+        owner_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        UNIQUE (owner_id, name)
+    );
+    CREATE TABLE subscriptions (
+        id INTEGER PRIMARY KEY,
+        app_id INTEGER NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+        plan_id INTEGER NOT NULL REFERENCES plans (id) ON DELETE CASCADE,
+        -- denormalised from the plan: an app holds one subscription per product
+        product_id INTEGER NOT NULL REFERENCES products (id) ON DELETE CASCADE,
+        status TEXT NOT NULL CHECK (status IN ('requested', 'approved', 'rejected')),
+        requested_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        decided_at TEXT,
+        decided_by INTEGER REFERENCES users (id) ON DELETE SET NULL,
+        -- the owner's reason, shown to the developer
+        note TEXT NOT NULL DEFAULT '',
+        UNIQUE (app_id, product_id)
+    );
+    CREATE INDEX subscriptions_by_status ON subscriptions (status, product_id);
+    CREATE TABLE api_keys (
+        id INTEGER PRIMARY KEY,
+        app_id INTEGER NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        environment TEXT NOT NULL CHECK (environment IN ('sandbox', 'production')),
+        -- the key's visible start, unique: how a key is found before its hash is compared
+        prefix TEXT NOT NULL UNIQUE,
+        -- SHA-256 of the whole key; the key itself is never stored
+        hash BLOB NOT NULL,
+        -- a JSON array of scope names; empty: every operation
+        scopes TEXT NOT NULL DEFAULT '[]',
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        revoked_at INTEGER,
+        -- the key that replaced this one in a rotation
+        rotated_to INTEGER REFERENCES api_keys (id) ON DELETE SET NULL
+    );
+    CREATE INDEX api_keys_by_app ON api_keys (app_id);
+    CREATE TABLE key_credentials (
+        key_id INTEGER NOT NULL REFERENCES api_keys (id) ON DELETE CASCADE,
+        gateway TEXT NOT NULL,
+        -- the connector's reference, passed back when the key is revoked
+        credential_ref TEXT,
+        status TEXT NOT NULL CHECK (status IN ('provisioned', 'failed', 'revoked')),
+        error TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (key_id, gateway)
+    ) WITHOUT ROWID;
+    CREATE TABLE quota_usage (
+        subscription_id INTEGER NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+        -- the start of the quota period, in seconds since the epoch
+        period_start INTEGER NOT NULL,
+        used INTEGER NOT NULL,
+        PRIMARY KEY (subscription_id, period_start)
+    ) WITHOUT ROWID;
+    CREATE TABLE usage_events (
+        id INTEGER PRIMARY KEY,
+        at_ms INTEGER NOT NULL,
+        -- `verify`, `try-it`, `sandbox` or `gateway:<name>`
+        source TEXT NOT NULL,
+        key_id INTEGER,
+        app_id INTEGER,
+        api_ref TEXT,
+        operation TEXT,
+        status INTEGER NOT NULL,
+        latency_us INTEGER NOT NULL
+    );
+    CREATE INDEX usage_events_by_time ON usage_events (at_ms);",
+    ),
 ];
 
 /// A handle on the portal's SQLite database; cheap to clone.

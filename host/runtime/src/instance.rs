@@ -166,6 +166,29 @@ impl PluginInstance {
             .call_fetch_spec(&mut store, api_id, environment)
             .await)
     }
+
+    /// `gateway-connector`: creates a credential for a portal app.
+    pub async fn provision_credential(
+        &self,
+        request: &connector::CredentialRequest,
+    ) -> Result<connector::Provisioned, CallError> {
+        call_connector!(self, "provision-credential", |store, b| b
+            .portico_plugin_connector()
+            .call_provision_credential(&mut store, request)
+            .await)
+    }
+
+    /// `gateway-connector`: disables or deletes a credential.
+    pub async fn revoke_credential(
+        &self,
+        credential_ref: &str,
+        mode: connector::RevokeMode,
+    ) -> Result<(), CallError> {
+        call_connector!(self, "revoke-credential", |store, b| b
+            .portico_plugin_connector()
+            .call_revoke_credential(&mut store, credential_ref, mode)
+            .await)
+    }
 }
 
 #[cfg(test)]

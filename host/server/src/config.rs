@@ -21,7 +21,7 @@ mod plugins;
 pub use auth::{AuthSettings, OidcSettings, RoleSettings, ScimSettings, SecureCookies};
 pub use catalog::CatalogSettings;
 pub(crate) use gateways::check as check_gateways;
-pub use gateways::{Every, GatewaySettings, HumaneDuration};
+pub use gateways::{Every, GatewaySettings, HumaneDuration, KeyProvisioning};
 pub use mcp::McpSettings;
 pub use plugins::{PluginSettings, PluginsConfig, PublisherConfig};
 

@@ -84,6 +84,8 @@ pub fn gateway(listening: SocketAddr) -> GatewaySettings {
         owner: "group:default/platform".into(),
         allowed_outbound_hosts: None,
         allow_private_addresses: true,
+        // The portal's own API checks sessions and tokens, not gateway keys.
+        keys: crate::config::KeyProvisioning::None,
         config,
         secrets: Default::default(),
     }

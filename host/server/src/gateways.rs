@@ -6,7 +6,7 @@
 //! timeout on every sync, a circuit breaker per instance, and credentials
 //! and hosts that only that gateway's calls get.
 
-mod entities;
+pub(crate) mod entities;
 pub mod runs;
 mod sync;
 

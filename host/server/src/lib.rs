@@ -6,6 +6,8 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod apps;
+pub mod apps_api;
 pub mod apis_api;
 pub mod branding;
 pub mod catalog_api;
@@ -32,6 +34,7 @@ pub mod plugin_cli;
 pub mod plugin_store;
 pub mod plugins_api;
 pub mod problem;
+pub mod products_api;
 pub mod query;
 pub mod scim;
 pub mod server;
@@ -39,6 +42,7 @@ pub mod state;
 pub mod tryit;
 pub mod ui;
 pub mod user_cli;
+pub mod verify_api;
 
 pub use config::Config;
 pub use server::{Server, app};

@@ -23,7 +23,10 @@ use crate::{api, apis_api, catalog_api, gateways_api, identity_api, locations_ap
         (name = "catalog", description = "Backstage-compatible catalogue API"),
         (name = "apis", description = "The portal's APIs: search, versions, operations and spec documents"),
         (name = "gateways", description = "Gateway instances, their sync runs, and syncs on demand"),
-        (name = "identity", description = "The caller, and the audit log")
+        (name = "identity", description = "The caller, and the audit log"),
+        (name = "apps", description = "A developer's apps, their subscriptions and API keys"),
+        (name = "products", description = "Products of APIs with plans, and decisions on subscriptions"),
+        (name = "keys", description = "Key verification for gateways")
     ),
     modifiers(&AdminToken)
 )]
@@ -60,6 +63,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(plugins_api::router())
         .merge(identity_api::router())
         .merge(gateways_api::router())
+        .merge(crate::apps_api::router())
+        .merge(crate::products_api::router())
+        .merge(crate::verify_api::router())
         .merge(crate::tryit::router());
     document_access(router.get_openapi_mut());
     router
@@ -95,7 +101,7 @@ fn document_access(openapi: &mut utoipa::openapi::OpenApi) {
         ];
         for (method, operation) in operations {
             let Some(operation) = operation else { continue };
-            if rule(&method, route).is_none_or(|r| r.need == Need::Public) {
+            if rule(&method, route).is_none_or(|r| matches!(r.need, Need::Public | Need::Key)) {
                 continue;
             }
             let responses = &mut operation.responses.responses;

@@ -8,6 +8,8 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use portico_catalog::{CatalogStore, Database};
 use portico_runtime::{Registry, Runtime};
 
+use crate::apps::usage::UsageLog;
+use crate::apps::verify::Verifier;
 use crate::branding::Branding;
 use crate::config::Config;
 use crate::docs::DocsService;
@@ -56,6 +58,8 @@ struct Inner {
     docs: DocsService,
     /// Every request, on its way to the audit log.
     request_log: RequestLog,
+    /// API keys checked for gateways, with their usage recorded.
+    verifier: Verifier,
 }
 
 impl AppState {
@@ -85,7 +89,8 @@ impl AppState {
                 access,
                 locations: tokio::sync::Mutex::new(()),
                 docs: DocsService::default(),
-                request_log: RequestLog::start(db_for_log, &audit),
+                request_log: RequestLog::start(db_for_log.clone(), &audit),
+                verifier: Verifier::new(db_for_log.clone(), UsageLog::start(db_for_log)),
             }),
         }
     }
@@ -108,6 +113,11 @@ impl AppState {
     /// Where every request is recorded.
     pub fn request_log(&self) -> &RequestLog {
         &self.inner.request_log
+    }
+
+    /// Checks API keys and records their usage.
+    pub fn verifier(&self) -> &Verifier {
+        &self.inner.verifier
     }
 
     /// The catalogue.

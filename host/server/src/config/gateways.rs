@@ -44,6 +44,11 @@ pub struct GatewaySettings {
     /// Caddy admin API on localhost is).
     #[serde(default)]
     pub allow_private_addresses: bool,
+    /// Which portal keys are provisioned to this gateway when an app's
+    /// subscription covers one of its APIs: `"production"` (the default),
+    /// `"sandbox"` (a gateway in front of sandbox servers) or `"none"`.
+    #[serde(default)]
+    pub keys: KeyProvisioning,
     /// The connector's configuration for this gateway.
     #[serde(default)]
     pub config: toml::Table,
@@ -51,6 +56,19 @@ pub struct GatewaySettings {
     /// gateway's calls only.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+}
+
+/// Which keys a gateway receives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyProvisioning {
+    /// Production keys.
+    #[default]
+    Production,
+    /// Sandbox keys.
+    Sandbox,
+    /// None: keys are checked through the verify endpoint only.
+    None,
 }
 
 fn default_interval() -> Every {

@@ -29,6 +29,12 @@ pub const GATEWAYS_READ: &str = "gateways.read";
 /// Sync a gateway on demand.
 pub const GATEWAYS_SYNC: &str = "gateways.sync";
 
+/// Create apps, subscribe them to plans and manage their API keys.
+pub const APPS_USE: &str = "apps.use";
+/// Define products and plans, and decide subscriptions to the products one owns
+/// (admins: to every product).
+pub const PRODUCTS_MANAGE: &str = "products.manage";
+
 /// Provision accounts and groups over SCIM. Held by the `[auth.scim]`
 /// token's actor only: it is not in [`PERMISSIONS`], so no role grants it.
 pub const SCIM_PROVISION: &str = "scim.provision";
@@ -45,6 +51,8 @@ pub const PERMISSIONS: &[&str] = &[
     METRICS_READ,
     GATEWAYS_READ,
     GATEWAYS_SYNC,
+    APPS_USE,
+    PRODUCTS_MANAGE,
 ];
 
 /// Everything.
@@ -86,17 +94,19 @@ impl Roles {
                 CATALOG_WRITE,
                 PLUGINS_READ,
                 GATEWAYS_READ,
+                APPS_USE,
+                PRODUCTS_MANAGE,
             ]),
         );
         by_name.insert(
             DEVELOPER.into(),
-            set(&[CATALOG_READ, CATALOG_READ_INTERNAL]),
+            set(&[CATALOG_READ, CATALOG_READ_INTERNAL, APPS_USE]),
         );
         by_name.insert(
             VIEWER.into(),
             set(&[CATALOG_READ, CATALOG_READ_INTERNAL, PLUGINS_READ]),
         );
-        by_name.insert(PARTNER.into(), set(&[CATALOG_READ]));
+        by_name.insert(PARTNER.into(), set(&[CATALOG_READ, APPS_USE]));
         let anonymous: &[&str] = if settings.public_catalog {
             &[CATALOG_READ]
         } else {
@@ -150,8 +160,12 @@ mod tests {
         assert!(!roles.permissions([VIEWER]).contains(CATALOG_WRITE));
         assert_eq!(
             roles.permissions([PARTNER]),
-            BTreeSet::from([CATALOG_READ.to_owned()])
+            BTreeSet::from([CATALOG_READ.to_owned(), APPS_USE.to_owned()])
         );
+        assert!(roles.permissions([DEVELOPER]).contains(APPS_USE));
+        assert!(!roles.permissions([DEVELOPER]).contains(PRODUCTS_MANAGE));
+        assert!(roles.permissions([API_OWNER]).contains(PRODUCTS_MANAGE));
+        assert!(!roles.permissions([VIEWER]).contains(APPS_USE));
         assert_eq!(
             roles.permissions([ANONYMOUS]),
             BTreeSet::from([CATALOG_READ.to_owned()])
