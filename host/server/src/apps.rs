@@ -64,7 +64,9 @@ pub(crate) async fn with_db<T: Send + 'static>(
 /// The caller's account: apps belong to people, not to tokens.
 pub(crate) fn account(caller: &Caller) -> Result<i64, ApiError> {
     caller.actor.user_id.ok_or_else(|| {
-        ApiError::Forbidden("apps belong to accounts: sign in as a person to hold apps and keys".into())
+        ApiError::Forbidden(
+            "apps belong to accounts: sign in as a person to hold apps and keys".into(),
+        )
     })
 }
 
@@ -116,7 +118,10 @@ pub(crate) fn check_text(what: &str, text: &str, max: usize) -> Result<(), AppsE
             "the {what} is longer than {max} characters"
         )));
     }
-    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         return Err(AppsError::Invalid(format!(
             "the {what} contains control characters"
         )));
@@ -131,7 +136,14 @@ mod tests {
     #[test]
     fn slugs_are_lower_case_names_that_start_with_a_letter() {
         assert!(check_slug("product", "pet-store-2").is_ok());
-        for bad in ["", "Pet", "2pets", "pet store", "pet_store", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "Pet",
+            "2pets",
+            "pet store",
+            "pet_store",
+            &"a".repeat(64),
+        ] {
             assert!(check_slug("product", bad).is_err(), "{bad}");
         }
     }

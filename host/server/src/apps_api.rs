@@ -69,9 +69,14 @@ const PROBLEM: &str = "application/problem+json";
         (status = 200, description = "The caller's apps, by name", body = Vec<App>),
         (status = 401, description = "Not signed in", body = Problem, content_type = PROBLEM),
         (status = 403, description = "No `apps.use` permission, or not a person", body = Problem, content_type = PROBLEM)))]
-async fn list_apps(caller: Caller, State(state): State<AppState>) -> Result<Json<Vec<App>>, ApiError> {
+async fn list_apps(
+    caller: Caller,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<App>>, ApiError> {
     let owner = account(&caller)?;
-    Ok(Json(with_db(&state, move |conn| subscriptions::apps_of(conn, owner)).await?))
+    Ok(Json(
+        with_db(&state, move |conn| subscriptions::apps_of(conn, owner)).await?,
+    ))
 }
 
 /// `POST /api/v1/apps`: creates an app for the caller.
@@ -90,8 +95,18 @@ async fn create_app(
     JsonBody(draft): JsonBody<AppDraft>,
 ) -> Result<(StatusCode, Json<App>), ApiError> {
     let owner = account(&caller)?;
-    let app = with_db(&state, move |conn| subscriptions::create_app(conn, owner, &draft)).await?;
-    audited(&state, &caller, "app.create", format!("app:{}", app.id), serde_json::json!({ "name": app.name })).await;
+    let app = with_db(&state, move |conn| {
+        subscriptions::create_app(conn, owner, &draft)
+    })
+    .await?;
+    audited(
+        &state,
+        &caller,
+        "app.create",
+        format!("app:{}", app.id),
+        serde_json::json!({ "name": app.name }),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(app)))
 }
 
@@ -104,7 +119,11 @@ async fn create_app(
         (status = 401, description = "Not signed in", body = Problem, content_type = PROBLEM),
         (status = 403, description = "No `apps.use` permission", body = Problem, content_type = PROBLEM),
         (status = 404, description = "No such app of the caller's", body = Problem, content_type = PROBLEM)))]
-async fn get_app(caller: Caller, State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<App>, ApiError> {
+async fn get_app(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<App>, ApiError> {
     let app = with_db(&state, move |conn| {
         check_app_access(conn, &caller, id)?;
         subscriptions::app(conn, id)?.ok_or_else(|| AppsError::NotFound(format!("no app {id}")))
@@ -123,7 +142,11 @@ async fn get_app(caller: Caller, State(state): State<AppState>, Path(id): Path<i
         (status = 401, description = "Not signed in", body = Problem, content_type = PROBLEM),
         (status = 403, description = "No `apps.use` permission", body = Problem, content_type = PROBLEM),
         (status = 404, description = "No such app of the caller's", body = Problem, content_type = PROBLEM)))]
-async fn delete_app(caller: Caller, State(state): State<AppState>, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+async fn delete_app(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
     let checker = caller.clone();
     // Revoked first, so the gateways are told while the credentials are on record.
     let revoked = with_db(&state, move |conn| {
@@ -139,7 +162,14 @@ async fn delete_app(caller: Caller, State(state): State<AppState>, Path(id): Pat
     provision::revoke(&state, &revoked).await;
     with_db(&state, move |conn| subscriptions::delete_app(conn, id)).await?;
     state.verifier().forget();
-    audited(&state, &caller, "app.delete", format!("app:{id}"), serde_json::json!({ "keys_revoked": revoked.len() })).await;
+    audited(
+        &state,
+        &caller,
+        "app.delete",
+        format!("app:{id}"),
+        serde_json::json!({ "keys_revoked": revoked.len() }),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -205,13 +235,22 @@ async fn unsubscribe(
     with_db(&state, move |conn| {
         check_app_access(conn, &checker, id)?;
         if subscriptions::app_of(conn, subscription_id)? != id {
-            return Err(AppsError::NotFound(format!("no subscription {subscription_id}")));
+            return Err(AppsError::NotFound(format!(
+                "no subscription {subscription_id}"
+            )));
         }
         subscriptions::cancel(conn, subscription_id)
     })
     .await?;
     state.verifier().forget();
-    audited(&state, &caller, "subscription.cancel", format!("app:{id}"), serde_json::json!({ "subscription": subscription_id })).await;
+    audited(
+        &state,
+        &caller,
+        "subscription.cancel",
+        format!("app:{id}"),
+        serde_json::json!({ "subscription": subscription_id }),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -224,7 +263,11 @@ async fn unsubscribe(
         (status = 401, description = "Not signed in", body = Problem, content_type = PROBLEM),
         (status = 403, description = "No `apps.use` permission", body = Problem, content_type = PROBLEM),
         (status = 404, description = "No such app of the caller's", body = Problem, content_type = PROBLEM)))]
-async fn list_keys(caller: Caller, State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<Vec<KeyView>>, ApiError> {
+async fn list_keys(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<KeyView>>, ApiError> {
     let found = with_db(&state, move |conn| {
         check_app_access(conn, &caller, id)?;
         keys::list(conn, id)
@@ -301,11 +344,19 @@ fn app_owner(conn: &rusqlite::Connection, app_id: i64) -> Result<KeyOwner, AppsE
 }
 
 async fn reread(state: &AppState, key_id: i64) -> Result<KeyView, ApiError> {
-    with_db(state, move |conn| keys::get(conn, key_id)?.ok_or_else(|| AppsError::NotFound(format!("no key {key_id}")))).await
+    with_db(state, move |conn| {
+        keys::get(conn, key_id)?.ok_or_else(|| AppsError::NotFound(format!("no key {key_id}")))
+    })
+    .await
 }
 
 /// Finds a key of an app the caller may act on.
-fn check_key(conn: &rusqlite::Connection, caller: &Caller, app_id: i64, key_id: i64) -> Result<(), AppsError> {
+fn check_key(
+    conn: &rusqlite::Connection,
+    caller: &Caller,
+    app_id: i64,
+    key_id: i64,
+) -> Result<(), AppsError> {
     check_app_access(conn, caller, app_id)?;
     if keys::app_of(conn, key_id)? != app_id {
         return Err(AppsError::NotFound(format!("no key {key_id}")));
@@ -333,7 +384,12 @@ async fn revoke_key(
 }
 
 /// Revokes a key of an app the caller may act on, on its gateways too, audited.
-pub(crate) async fn revoke(state: &AppState, caller: &Caller, app_id: i64, key_id: i64) -> Result<KeyView, ApiError> {
+pub(crate) async fn revoke(
+    state: &AppState,
+    caller: &Caller,
+    app_id: i64,
+    key_id: i64,
+) -> Result<KeyView, ApiError> {
     let checker = caller.clone();
     with_db(state, move |conn| {
         check_key(conn, &checker, app_id, key_id)?;
@@ -342,7 +398,14 @@ pub(crate) async fn revoke(state: &AppState, caller: &Caller, app_id: i64, key_i
     .await?;
     state.verifier().forget();
     provision::revoke(state, &[key_id]).await;
-    audited(state, caller, "key.revoke", format!("key:{key_id}"), serde_json::json!({ "app": app_id })).await;
+    audited(
+        state,
+        caller,
+        "key.revoke",
+        format!("key:{key_id}"),
+        serde_json::json!({ "app": app_id }),
+    )
+    .await;
     reread(state, key_id).await
 }
 
@@ -406,6 +469,20 @@ pub(crate) async fn rotate(
 }
 
 /// Records a successful change in the audit log.
-pub(crate) async fn audited(state: &AppState, caller: &Caller, action: &'static str, target: String, details: serde_json::Value) {
-    audit::record_off_thread(state.db(), caller, action, target, Outcome::Success, details).await;
+pub(crate) async fn audited(
+    state: &AppState,
+    caller: &Caller,
+    action: &'static str,
+    target: String,
+    details: serde_json::Value,
+) {
+    audit::record_off_thread(
+        state.db(),
+        caller,
+        action,
+        target,
+        Outcome::Success,
+        details,
+    )
+    .await;
 }

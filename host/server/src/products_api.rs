@@ -76,9 +76,14 @@ pub(crate) fn managed_product(
     responses(
         (status = 200, description = "The products, by title", body = Vec<Product>),
         (status = 403, description = "No `catalog.read` permission", body = Problem, content_type = PROBLEM)))]
-async fn list_products(caller: Caller, State(state): State<AppState>) -> Result<Json<Vec<Product>>, ApiError> {
+async fn list_products(
+    caller: Caller,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<Product>>, ApiError> {
     let audience = caller.actor.audience();
-    Ok(Json(with_db(&state, move |conn| products::list(conn, &audience)).await?))
+    Ok(Json(
+        with_db(&state, move |conn| products::list(conn, &audience)).await?,
+    ))
 }
 
 /// `POST /api/v1/products`: creates a product owned by the caller.
@@ -98,7 +103,14 @@ async fn create_product(
 ) -> Result<(StatusCode, Json<Product>), ApiError> {
     let owner = caller.actor.user_id;
     let product = with_db(&state, move |conn| products::create(conn, &draft, owner)).await?;
-    audited(&state, &caller, "product.create", format!("product:{}", product.name), serde_json::json!({ "apis": product.apis })).await;
+    audited(
+        &state,
+        &caller,
+        "product.create",
+        format!("product:{}", product.name),
+        serde_json::json!({ "apis": product.apis }),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(product)))
 }
 
@@ -109,8 +121,14 @@ async fn create_product(
         (status = 200, description = "The product", body = Product),
         (status = 403, description = "No `catalog.read` permission", body = Problem, content_type = PROBLEM),
         (status = 404, description = "No such product the caller may see", body = Problem, content_type = PROBLEM)))]
-async fn get_product(caller: Caller, State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Product>, ApiError> {
-    Ok(Json(with_db(&state, move |conn| visible_product(conn, &caller, &name)).await?))
+async fn get_product(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Product>, ApiError> {
+    Ok(Json(
+        with_db(&state, move |conn| visible_product(conn, &caller, &name)).await?,
+    ))
 }
 
 /// `PUT /api/v1/products/{name}`: replaces a product's title, description,
@@ -144,7 +162,14 @@ async fn update_product(
     })
     .await?;
     state.verifier().forget();
-    audited(&state, &caller, "product.update", format!("product:{}", product.name), serde_json::json!({ "apis": product.apis, "visibility": product.visibility })).await;
+    audited(
+        &state,
+        &caller,
+        "product.update",
+        format!("product:{}", product.name),
+        serde_json::json!({ "apis": product.apis, "visibility": product.visibility }),
+    )
+    .await;
     Ok(Json(product))
 }
 
@@ -158,7 +183,11 @@ async fn update_product(
         (status = 401, description = "Not signed in", body = Problem, content_type = PROBLEM),
         (status = 403, description = "Not the product's owner or an admin", body = Problem, content_type = PROBLEM),
         (status = 404, description = "No such product the caller may see", body = Problem, content_type = PROBLEM)))]
-async fn delete_product(caller: Caller, State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_product(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let checker = caller.clone();
     let target = format!("product:{name}");
     with_db(&state, move |conn| {
@@ -167,7 +196,14 @@ async fn delete_product(caller: Caller, State(state): State<AppState>, Path(name
     })
     .await?;
     state.verifier().forget();
-    audited(&state, &caller, "product.delete", target, serde_json::Value::Null).await;
+    audited(
+        &state,
+        &caller,
+        "product.delete",
+        target,
+        serde_json::Value::Null,
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -196,7 +232,14 @@ async fn create_plan(
         products::create_plan(conn, product.id, &draft)
     })
     .await?;
-    audited(&state, &caller, "plan.create", target, serde_json::json!({ "plan": plan.name })).await;
+    audited(
+        &state,
+        &caller,
+        "plan.create",
+        target,
+        serde_json::json!({ "plan": plan.name }),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(plan)))
 }
 
@@ -232,12 +275,21 @@ async fn update_plan(
             .plans
             .iter()
             .find(|p| p.name == plan_name)
-            .ok_or_else(|| AppsError::NotFound(format!("product `{name}` has no plan `{plan_name}`")))?;
+            .ok_or_else(|| {
+                AppsError::NotFound(format!("product `{name}` has no plan `{plan_name}`"))
+            })?;
         products::update_plan(conn, plan.id, &draft)
     })
     .await?;
     state.verifier().forget();
-    audited(&state, &caller, "plan.update", target, serde_json::json!({ "plan": plan.name })).await;
+    audited(
+        &state,
+        &caller,
+        "plan.update",
+        target,
+        serde_json::json!({ "plan": plan.name }),
+    )
+    .await;
     Ok(Json(plan))
 }
 
@@ -249,9 +301,14 @@ async fn update_plan(
         (status = 200, description = "Requested subscriptions, oldest first", body = Vec<Subscription>),
         (status = 401, description = "Not signed in", body = Problem, content_type = PROBLEM),
         (status = 403, description = "No `products.manage` permission", body = Problem, content_type = PROBLEM)))]
-async fn pending_subscriptions(caller: Caller, State(state): State<AppState>) -> Result<Json<Vec<Subscription>>, ApiError> {
+async fn pending_subscriptions(
+    caller: Caller,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<Subscription>>, ApiError> {
     let owner = deciding_for(&caller);
-    Ok(Json(with_db(&state, move |conn| subscriptions::pending(conn, owner)).await?))
+    Ok(Json(
+        with_db(&state, move |conn| subscriptions::pending(conn, owner)).await?,
+    ))
 }
 
 /// Whose products the caller decides for: none for an admin (every product).
@@ -280,7 +337,9 @@ async fn approve(
     Path(id): Path<i64>,
     JsonBody(decision): JsonBody<Decision>,
 ) -> Result<Json<Subscription>, ApiError> {
-    Ok(Json(decide(&state, &caller, id, true, decision.note).await?))
+    Ok(Json(
+        decide(&state, &caller, id, true, decision.note).await?,
+    ))
 }
 
 /// `POST /api/v1/subscriptions/{id}/reject`: rejects a requested subscription.
@@ -300,7 +359,9 @@ async fn reject(
     Path(id): Path<i64>,
     JsonBody(decision): JsonBody<Decision>,
 ) -> Result<Json<Subscription>, ApiError> {
-    Ok(Json(decide(&state, &caller, id, false, decision.note).await?))
+    Ok(Json(
+        decide(&state, &caller, id, false, decision.note).await?,
+    ))
 }
 
 /// Records the owner's decision on a subscription, audited.
@@ -323,7 +384,11 @@ pub(crate) async fn decide(
     })
     .await?;
     state.verifier().forget();
-    let action = if approve { "subscription.approve" } else { "subscription.reject" };
+    let action = if approve {
+        "subscription.approve"
+    } else {
+        "subscription.reject"
+    };
     audited(
         state,
         caller,

@@ -121,7 +121,12 @@ async fn verify_post(
         match serde_json::from_slice::<VerifyBody>(&body) {
             Ok(body) => body,
             Err(error) => {
-                return problem(400, "bad-request", format!("the body is not a verification request: {error}"), None);
+                return problem(
+                    400,
+                    "bad-request",
+                    format!("the body is not a verification request: {error}"),
+                    None,
+                );
             }
         }
     };
@@ -148,15 +153,27 @@ async fn verify(
         Some(text) => match Environment::parse(text) {
             Some(e) => Some(e),
             None => {
-                return problem(400, "bad-request", format!("environment `{text}` is not `sandbox` or `production`"), None);
+                return problem(
+                    400,
+                    "bad-request",
+                    format!("environment `{text}` is not `sandbox` or `production`"),
+                    None,
+                );
             }
         },
     };
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
     let key = body.key.or_else(|| text("x-api-key")).or_else(|| {
         text(header::AUTHORIZATION.as_str()).and_then(|v| {
             let (scheme, rest) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim().to_owned())
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| rest.trim().to_owned())
         })
     });
     let target = Target {
@@ -164,10 +181,20 @@ async fn verify(
         environment,
         host: text("x-forwarded-host"),
         https: text("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https")),
-        method: body.method.or_else(|| text("x-forwarded-method")).or_else(|| text("x-original-method")),
-        path: body.path.or_else(|| text("x-forwarded-uri")).or_else(|| text("x-original-uri")),
+        method: body
+            .method
+            .or_else(|| text("x-forwarded-method"))
+            .or_else(|| text("x-original-method")),
+        path: body
+            .path
+            .or_else(|| text("x-forwarded-uri"))
+            .or_else(|| text("x-original-uri")),
     };
-    match state.verifier().verify(key.as_deref(), &target, Source::Verify).await {
+    match state
+        .verifier()
+        .verify(key.as_deref(), &target, Source::Verify)
+        .await
+    {
         Ok(grant) => granted(grant),
         Err(denial) => denied(&denial, query.limits_as == Some(403)),
     }
@@ -183,8 +210,14 @@ fn granted(grant: Grant) -> Response {
     put("x-portico-app-id", grant.app.id.to_string());
     put("x-portico-app", grant.app.name.clone());
     put("x-portico-key-id", grant.key.id.to_string());
-    put("x-portico-environment", grant.key.environment.as_str().to_owned());
-    put("x-portico-plan", format!("{}/{}", grant.plan.product, grant.plan.name));
+    put(
+        "x-portico-environment",
+        grant.key.environment.as_str().to_owned(),
+    );
+    put(
+        "x-portico-plan",
+        format!("{}/{}", grant.plan.product, grant.plan.name),
+    );
     if let Some(quota) = &grant.quota {
         put("x-quota-limit", quota.limit.to_string());
         put("x-quota-remaining", quota.remaining.to_string());
@@ -215,9 +248,16 @@ fn problem(status: u16, slug: &str, detail: String, retry_after: Option<u64>) ->
         "valid": false,
         "reason": slug,
     });
-    let mut response = (status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response();
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response();
     if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     if let Some(seconds) = retry_after
         && let Ok(value) = HeaderValue::from_str(&seconds.to_string())

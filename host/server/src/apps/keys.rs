@@ -266,7 +266,15 @@ pub fn create(
             "an app holds at most {MAX_LIVE_KEYS_PER_APP} working keys: revoke one first"
         )));
     }
-    insert(conn, app_id, draft.name.trim(), draft.environment, &scopes, now, draft.expires_at)
+    insert(
+        conn,
+        app_id,
+        draft.name.trim(),
+        draft.environment,
+        &scopes,
+        now,
+        draft.expires_at,
+    )
 }
 
 fn insert(
@@ -303,7 +311,9 @@ fn insert(
             .ok_or_else(|| AppsError::NotFound("the key vanished".into()))?;
         return Ok((view, key));
     }
-    Err(AppsError::Conflict("could not pick a unique key prefix".into()))
+    Err(AppsError::Conflict(
+        "could not pick a unique key prefix".into(),
+    ))
 }
 
 /// Replaces a key with a new one of the same name, environment, scopes and
@@ -328,7 +338,15 @@ pub fn rotate(
         )));
     }
     let lifetime = old.expires_at.map(|at| now + (at - old.created_at));
-    let (new, key) = insert(&tx, old.app_id, &old.name, old.environment, &old.scopes, now, lifetime)?;
+    let (new, key) = insert(
+        &tx,
+        old.app_id,
+        &old.name,
+        old.environment,
+        &old.scopes,
+        now,
+        lifetime,
+    )?;
     let end = now + overlap_secs;
     tx.execute(
         "UPDATE api_keys SET rotated_to = ?2,
@@ -369,7 +387,10 @@ pub fn revoke_all_of_owner(conn: &Connection, owner_id: i64) -> Result<Vec<i64>,
         .collect::<Result<_, _>>()?;
     let now = now_secs();
     for id in &ids {
-        conn.execute("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1", params![id, now])?;
+        conn.execute(
+            "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1",
+            params![id, now],
+        )?;
     }
     Ok(ids)
 }
@@ -380,9 +401,11 @@ fn not_found(id: i64) -> AppsError {
 
 /// The app of a key, or not found.
 pub fn app_of(conn: &Connection, key_id: i64) -> Result<i64, AppsError> {
-    conn.query_row("SELECT app_id FROM api_keys WHERE id = ?1", [key_id], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| not_found(key_id))
+    conn.query_row("SELECT app_id FROM api_keys WHERE id = ?1", [key_id], |r| {
+        r.get(0)
+    })
+    .optional()?
+    .ok_or_else(|| not_found(key_id))
 }
 
 const COLUMNS: &str =
@@ -476,7 +499,12 @@ mod tests {
         let live = ApiKey::generate(Environment::Production);
         assert_eq!(live.environment(), Environment::Production);
         assert!(!format!("{live:?}").contains(&live.expose()[20..]));
-        for bad in ["", "pt_test_short", "sk_live_0123456789012345678901234567890123456789", &format!("{}!", &key.expose()[..47])] {
+        for bad in [
+            "",
+            "pt_test_short",
+            "sk_live_0123456789012345678901234567890123456789",
+            &format!("{}!", &key.expose()[..47]),
+        ] {
             assert!(ApiKey::parse(bad).is_err(), "{bad}");
         }
     }
@@ -487,14 +515,20 @@ mod tests {
             assert_eq!(Environment::of_server(name), Environment::Sandbox, "{name}");
         }
         for name in ["production", "prod", "eu", ""] {
-            assert_eq!(Environment::of_server(name), Environment::Production, "{name}");
+            assert_eq!(
+                Environment::of_server(name),
+                Environment::Production,
+                "{name}"
+            );
         }
     }
 
     fn app(db: &Database) -> i64 {
         let conn = db.conn();
-        conn.execute("INSERT INTO users (username) VALUES ('ada')", []).unwrap();
-        conn.execute("INSERT INTO apps (owner_id, name) VALUES (1, 'a')", []).unwrap();
+        conn.execute("INSERT INTO users (username) VALUES ('ada')", [])
+            .unwrap();
+        conn.execute("INSERT INTO apps (owner_id, name) VALUES (1, 'a')", [])
+            .unwrap();
         conn.last_insert_rowid()
     }
 
@@ -516,26 +550,44 @@ mod tests {
         let (view, key) = create(&conn, app_id, &draft(&["read", "api:petstore"], None)).unwrap();
         assert_eq!(view.scopes, ["read", "api:default/petstore"]);
         let stored: Vec<u8> = conn
-            .query_row("SELECT hash FROM api_keys WHERE id = ?1", [view.id], |r| r.get(0))
+            .query_row("SELECT hash FROM api_keys WHERE id = ?1", [view.id], |r| {
+                r.get(0)
+            })
             .unwrap();
         assert_eq!(stored, key.hash());
         let dump: String = conn
-            .query_row("SELECT group_concat(prefix || scopes || name) FROM api_keys", [], |r| r.get(0))
+            .query_row(
+                "SELECT group_concat(prefix || scopes || name) FROM api_keys",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert!(!dump.contains(key.expose()));
 
         let (new, new_key) = rotate(&mut conn, view.id, 3600).unwrap();
         assert_ne!(new_key, key);
-        assert_eq!((new.name.as_str(), new.environment), ("ci", Environment::Production));
+        assert_eq!(
+            (new.name.as_str(), new.environment),
+            ("ci", Environment::Production)
+        );
         let old = get(&conn, view.id).unwrap().unwrap();
         assert_eq!(old.rotated_to, Some(new.id));
         assert_eq!(old.status, KeyStatus::Active);
         assert!(old.expires_at.unwrap() <= now_secs() + 3600);
-        assert!(matches!(rotate(&mut conn, view.id, 0), Err(AppsError::Conflict(_))));
+        assert!(matches!(
+            rotate(&mut conn, view.id, 0),
+            Err(AppsError::Conflict(_))
+        ));
 
         let (_, _) = rotate(&mut conn, new.id, 0).unwrap();
-        assert_eq!(get(&conn, new.id).unwrap().unwrap().status, KeyStatus::Revoked);
-        assert!(matches!(rotate(&mut conn, new.id, MAX_OVERLAP_SECS + 1), Err(AppsError::Invalid(_))));
+        assert_eq!(
+            get(&conn, new.id).unwrap().unwrap().status,
+            KeyStatus::Revoked
+        );
+        assert!(matches!(
+            rotate(&mut conn, new.id, MAX_OVERLAP_SECS + 1),
+            Err(AppsError::Invalid(_))
+        ));
 
         assert_eq!(revoke(&conn, view.id).unwrap().status, KeyStatus::Revoked);
         assert_eq!(list(&conn, app_id).unwrap().len(), 3);
@@ -557,6 +609,9 @@ mod tests {
         for _ in 0..MAX_LIVE_KEYS_PER_APP {
             create(&conn, app_id, &draft(&[], None)).unwrap();
         }
-        assert!(matches!(create(&conn, app_id, &draft(&[], None)), Err(AppsError::Conflict(_))));
+        assert!(matches!(
+            create(&conn, app_id, &draft(&[], None)),
+            Err(AppsError::Conflict(_))
+        ));
     }
 }

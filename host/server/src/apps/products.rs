@@ -68,7 +68,10 @@ impl QuotaPeriod {
                 let next = first
                     .checked_add_months(chrono::Months::new(1))
                     .unwrap_or(first);
-                let at = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp());
+                let at = |d: NaiveDate| {
+                    d.and_hms_opt(0, 0, 0)
+                        .map_or(0, |t| t.and_utc().timestamp())
+                };
                 (at(first), at(next))
             }
         }
@@ -378,7 +381,9 @@ pub fn owner_of(conn: &Connection, id: i64) -> Result<Option<i64>, AppsError> {
 
 /// One product with its APIs and plans.
 pub fn get(conn: &Connection, id: i64) -> Result<Option<Product>, AppsError> {
-    Ok(query(conn, "WHERE p.id = ?1", params![id])?.into_iter().next())
+    Ok(query(conn, "WHERE p.id = ?1", params![id])?
+        .into_iter()
+        .next())
 }
 
 /// One product by name.
@@ -450,7 +455,8 @@ fn query(
     Ok(products)
 }
 
-const PLAN_COLUMNS: &str = "id, name, title, description, rate_limit, rate_period_secs, quota, quota_period, approval";
+const PLAN_COLUMNS: &str =
+    "id, name, title, description, rate_limit, rate_period_secs, quota, quota_period, approval";
 
 /// A product's plans, by name.
 pub fn plans(conn: &Connection, product_id: i64) -> Result<Vec<Plan>, rusqlite::Error> {
@@ -588,13 +594,30 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::open(&dir.path().join("p.db")).unwrap();
         let mut conn = db.conn();
-        let product = create(&mut conn, &draft("pets", &["petstore", "api:default/petstore", "ops/inventory"]), None).unwrap();
+        let product = create(
+            &mut conn,
+            &draft(
+                "pets",
+                &["petstore", "api:default/petstore", "ops/inventory"],
+            ),
+            None,
+        )
+        .unwrap();
         assert_eq!(product.apis, ["api:default/petstore", "api:ops/inventory"]);
         let free = create_plan(&conn, product.id, &plan_draft("free")).unwrap();
         assert_eq!(free.rate_limit, Some(10));
-        assert!(matches!(create_plan(&conn, product.id, &plan_draft("free")), Err(AppsError::Conflict(_))));
-        assert!(matches!(create(&mut conn, &draft("pets", &[]), None), Err(AppsError::Conflict(_))));
-        assert!(matches!(create(&mut conn, &draft("bad", &["component:x"]), None), Err(AppsError::Invalid(_))));
+        assert!(matches!(
+            create_plan(&conn, product.id, &plan_draft("free")),
+            Err(AppsError::Conflict(_))
+        ));
+        assert!(matches!(
+            create(&mut conn, &draft("pets", &[]), None),
+            Err(AppsError::Conflict(_))
+        ));
+        assert!(matches!(
+            create(&mut conn, &draft("bad", &["component:x"]), None),
+            Err(AppsError::Invalid(_))
+        ));
         let found = for_api(&conn, "api:ops/inventory", &Audience::member()).unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].plans.len(), 1);
@@ -617,18 +640,34 @@ mod tests {
         assert!(!stored.visible_to(&Audience::outsider(["globex"])));
         assert!(!stored.visible_to(&Audience::default()));
         product.partner_groups.clear();
-        assert!(matches!(create(&mut db.conn(), &product, None), Err(AppsError::Invalid(_))));
+        assert!(matches!(
+            create(&mut db.conn(), &product, None),
+            Err(AppsError::Invalid(_))
+        ));
     }
 
     #[test]
     fn quota_periods_are_calendar_windows() {
         // 2026-11-27T21:13:58Z
         let now = 1_795_814_038;
-        assert_eq!(QuotaPeriod::Minute.window(now), (1_795_813_980, 1_795_814_040));
+        assert_eq!(
+            QuotaPeriod::Minute.window(now),
+            (1_795_813_980, 1_795_814_040)
+        );
         let (start, end) = QuotaPeriod::Day.window(now);
         assert_eq!((start % 86_400, end - start), (0, 86_400));
         let (start, end) = QuotaPeriod::Month.window(now);
-        assert_eq!(chrono::DateTime::from_timestamp(start, 0).unwrap().to_rfc3339(), "2026-11-01T00:00:00+00:00");
-        assert_eq!(chrono::DateTime::from_timestamp(end, 0).unwrap().to_rfc3339(), "2026-12-01T00:00:00+00:00");
+        assert_eq!(
+            chrono::DateTime::from_timestamp(start, 0)
+                .unwrap()
+                .to_rfc3339(),
+            "2026-11-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            chrono::DateTime::from_timestamp(end, 0)
+                .unwrap()
+                .to_rfc3339(),
+            "2026-12-01T00:00:00+00:00"
+        );
     }
 }

@@ -81,18 +81,24 @@ pub async fn provision(state: &AppState, key: &KeyView, secret: &ApiKey, owner: 
 pub async fn revoke(state: &AppState, key_ids: &[i64]) {
     let db = state.db().clone();
     let ids = key_ids.to_vec();
-    let credentials = tokio::task::spawn_blocking(move || -> Result<Vec<(i64, String, String)>, rusqlite::Error> {
-        let conn = db.conn();
-        let mut statement = conn.prepare_cached(
-            "SELECT key_id, gateway, credential_ref FROM key_credentials
+    let credentials = tokio::task::spawn_blocking(
+        move || -> Result<Vec<(i64, String, String)>, rusqlite::Error> {
+            let conn = db.conn();
+            let mut statement = conn.prepare_cached(
+                "SELECT key_id, gateway, credential_ref FROM key_credentials
              WHERE key_id = ?1 AND status = 'provisioned' AND credential_ref IS NOT NULL",
-        )?;
-        let mut all = Vec::new();
-        for id in ids {
-            all.extend(statement.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()?);
-        }
-        Ok(all)
-    })
+            )?;
+            let mut all = Vec::new();
+            for id in ids {
+                all.extend(
+                    statement
+                        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                        .collect::<Result<Vec<_>, _>>()?,
+                );
+            }
+            Ok(all)
+        },
+    )
     .await;
     let credentials = match credentials {
         Ok(Ok(found)) => found,
@@ -115,7 +121,15 @@ pub async fn revoke(state: &AppState, key_ids: &[i64]) {
             Err(why) => {
                 tracing::warn!(key = key_id, %gateway, error = %why, "a key could not be revoked on its gateway");
                 // Still provisioned there: kept so that a retry knows what to delete.
-                store(state, key_id, &gateway, Some(reference), "provisioned", Some(format!("revoking failed: {why}"))).await;
+                store(
+                    state,
+                    key_id,
+                    &gateway,
+                    Some(reference),
+                    "provisioned",
+                    Some(format!("revoking failed: {why}")),
+                )
+                .await;
             }
         }
     }
@@ -166,7 +180,10 @@ async fn targets(
             .get(gateway)
             .is_some_and(|g| g.settings.keys == wanted);
         if takes {
-            targets.entry(gateway.clone()).or_default().push(api_id.clone());
+            targets
+                .entry(gateway.clone())
+                .or_default()
+                .push(api_id.clone());
         }
     }
     Ok(targets)

@@ -119,7 +119,11 @@ impl RouteTable {
     fn build(conn: &Connection) -> Result<RouteTable, rusqlite::Error> {
         let mut table = RouteTable::default();
         let mut apis: HashMap<String, Arc<str>> = HashMap::new();
-        let mut intern = |key: String| apis.entry(key.clone()).or_insert_with(|| key.into()).clone();
+        let mut intern = |key: String| {
+            apis.entry(key.clone())
+                .or_insert_with(|| key.into())
+                .clone()
+        };
         let mut statement = conn.prepare(
             "SELECT DISTINCT e.ref_key, env.name, env.url
              FROM api_environments env
@@ -127,13 +131,19 @@ impl RouteTable {
              JOIN entities e ON e.id = v.entity_id",
         )?;
         let rows = statement.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
         })?;
         for row in rows {
             let (api, name, url) = row?;
             let Ok(url) = Url::parse(&url) else { continue };
             let Some(host) = url.host_str() else { continue };
-            let Some(port) = url.port_or_known_default() else { continue };
+            let Some(port) = url.port_or_known_default() else {
+                continue;
+            };
             table
                 .servers
                 .entry(format!("{}:{port}", host.to_ascii_lowercase()))
@@ -152,7 +162,11 @@ impl RouteTable {
              JOIN entities e ON e.id = o.entity_id ORDER BY o.entity_id, o.position",
         )?;
         let rows = statement.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
         })?;
         for row in rows {
             let (api, method, path) = row?;
@@ -168,14 +182,21 @@ impl RouteTable {
                     }
                 })
                 .collect();
-            let literals = segments.iter().filter(|s| matches!(s, Segment::Literal(_))).count();
+            let literals = segments
+                .iter()
+                .filter(|s| matches!(s, Segment::Literal(_)))
+                .count();
             let label: Arc<str> = format!("{} {path}", method.to_ascii_uppercase()).into();
-            table.operations.entry(intern(api)).or_default().push(OperationRoute {
-                method: method.to_ascii_uppercase(),
-                segments,
-                literals,
-                label,
-            });
+            table
+                .operations
+                .entry(intern(api))
+                .or_default()
+                .push(OperationRoute {
+                    method: method.to_ascii_uppercase(),
+                    segments,
+                    literals,
+                    label,
+                });
         }
         Ok(table)
     }
@@ -229,16 +250,23 @@ impl RouteTable {
     }
 
     fn operation(&self, api: &str, method: &str, path: &str) -> Option<Arc<str>> {
-        let parts: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+        let parts: Vec<&str> = path
+            .trim_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
         self.operations
             .get(api)?
             .iter()
             .filter(|op| op.method.eq_ignore_ascii_case(method) && op.segments.len() == parts.len())
             .filter(|op| {
-                op.segments.iter().zip(&parts).all(|(segment, part)| match segment {
-                    Segment::Literal(text) => text == part,
-                    Segment::Variable => true,
-                })
+                op.segments
+                    .iter()
+                    .zip(&parts)
+                    .all(|(segment, part)| match segment {
+                        Segment::Literal(text) => text == part,
+                        Segment::Variable => true,
+                    })
             })
             .max_by_key(|op| op.literals)
             .map(|op| op.label.clone())
@@ -277,19 +305,46 @@ mod tests {
         table.servers.insert(
             "127.0.0.1:8080".into(),
             vec![
-                ServerRoute { base: "/sandbox/v1".into(), api: api.clone(), environment: Environment::Sandbox },
-                ServerRoute { base: "/v1".into(), api: api.clone(), environment: Environment::Production },
+                ServerRoute {
+                    base: "/sandbox/v1".into(),
+                    api: api.clone(),
+                    environment: Environment::Sandbox,
+                },
+                ServerRoute {
+                    base: "/v1".into(),
+                    api: api.clone(),
+                    environment: Environment::Production,
+                },
             ],
         );
         let op = |method: &str, path: &str, segments: Vec<Segment>| {
-            let literals = segments.iter().filter(|s| matches!(s, Segment::Literal(_))).count();
-            OperationRoute { method: method.into(), segments, literals, label: format!("{method} {path}").into() }
+            let literals = segments
+                .iter()
+                .filter(|s| matches!(s, Segment::Literal(_)))
+                .count();
+            OperationRoute {
+                method: method.into(),
+                segments,
+                literals,
+                label: format!("{method} {path}").into(),
+            }
         };
         table.operations.insert(
             api,
             vec![
-                op("GET", "/pets/{petId}", vec![Segment::Literal("pets".into()), Segment::Variable]),
-                op("GET", "/pets/mine", vec![Segment::Literal("pets".into()), Segment::Literal("mine".into())]),
+                op(
+                    "GET",
+                    "/pets/{petId}",
+                    vec![Segment::Literal("pets".into()), Segment::Variable],
+                ),
+                op(
+                    "GET",
+                    "/pets/mine",
+                    vec![
+                        Segment::Literal("pets".into()),
+                        Segment::Literal("mine".into()),
+                    ],
+                ),
             ],
         );
         table
@@ -308,22 +363,44 @@ mod tests {
     #[test]
     fn the_forwarded_host_and_path_pick_the_server_its_environment_and_the_operation() {
         let table = table();
-        let found = table.resolve(&target(Some("127.0.0.1:8080"), None, "/v1/pets/7?x=1")).unwrap();
+        let found = table
+            .resolve(&target(Some("127.0.0.1:8080"), None, "/v1/pets/7?x=1"))
+            .unwrap();
         assert_eq!(&*found.api, "api:default/petstore");
         assert_eq!(found.environment, Some(Environment::Production));
         assert_eq!(found.operation.as_deref(), Some("GET /pets/{petId}"));
-        let sandbox = table.resolve(&target(Some("127.0.0.1:8080"), None, "/sandbox/v1/pets/mine")).unwrap();
+        let sandbox = table
+            .resolve(&target(
+                Some("127.0.0.1:8080"),
+                None,
+                "/sandbox/v1/pets/mine",
+            ))
+            .unwrap();
         assert_eq!(sandbox.environment, Some(Environment::Sandbox));
-        assert_eq!(sandbox.operation.as_deref(), Some("GET /pets/mine"), "literal segments win");
-        assert!(table.resolve(&target(Some("127.0.0.1:8080"), None, "/v10/pets")).is_err());
-        assert!(table.resolve(&target(Some("example.com"), None, "/v1/pets/1")).is_err());
+        assert_eq!(
+            sandbox.operation.as_deref(),
+            Some("GET /pets/mine"),
+            "literal segments win"
+        );
+        assert!(
+            table
+                .resolve(&target(Some("127.0.0.1:8080"), None, "/v10/pets"))
+                .is_err()
+        );
+        assert!(
+            table
+                .resolve(&target(Some("example.com"), None, "/v1/pets/1"))
+                .is_err()
+        );
         assert!(table.resolve(&target(None, None, "/v1/pets/1")).is_err());
     }
 
     #[test]
     fn a_named_api_needs_no_server_and_ports_default_by_scheme() {
         let table = table();
-        let named = table.resolve(&target(None, Some("petstore"), "/pets/1")).unwrap();
+        let named = table
+            .resolve(&target(None, Some("petstore"), "/pets/1"))
+            .unwrap();
         assert_eq!(&*named.api, "api:default/petstore");
         assert_eq!(named.environment, None);
         assert_eq!(named.operation.as_deref(), Some("GET /pets/{petId}"));

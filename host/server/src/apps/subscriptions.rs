@@ -122,14 +122,17 @@ pub fn create_app(conn: &Connection, owner_id: i64, draft: &AppDraft) -> Result<
         }
         other => other?,
     };
-    app(conn, conn.last_insert_rowid())?.ok_or_else(|| AppsError::NotFound("the app vanished".into()))
+    app(conn, conn.last_insert_rowid())?
+        .ok_or_else(|| AppsError::NotFound("the app vanished".into()))
 }
 
 /// The owner of an app, or not found.
 pub fn owner_of(conn: &Connection, app_id: i64) -> Result<i64, AppsError> {
-    conn.query_row("SELECT owner_id FROM apps WHERE id = ?1", [app_id], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| app_not_found(app_id))
+    conn.query_row("SELECT owner_id FROM apps WHERE id = ?1", [app_id], |r| {
+        r.get(0)
+    })
+    .optional()?
+    .ok_or_else(|| app_not_found(app_id))
 }
 
 fn app_not_found(id: i64) -> AppsError {
@@ -138,7 +141,9 @@ fn app_not_found(id: i64) -> AppsError {
 
 /// One app with its subscriptions.
 pub fn app(conn: &Connection, app_id: i64) -> Result<Option<App>, AppsError> {
-    Ok(apps_where(conn, "WHERE a.id = ?1", app_id)?.into_iter().next())
+    Ok(apps_where(conn, "WHERE a.id = ?1", app_id)?
+        .into_iter()
+        .next())
 }
 
 /// Every app of one owner, by name.
@@ -249,7 +254,9 @@ pub fn decide(
     note: &str,
 ) -> Result<Subscription, AppsError> {
     if note.len() > 2000 {
-        return Err(AppsError::Invalid("the note is longer than 2,000 bytes".into()));
+        return Err(AppsError::Invalid(
+            "the note is longer than 2,000 bytes".into(),
+        ));
     }
     let status = if approve {
         SubscriptionStatus::Approved
@@ -363,7 +370,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::open(&dir.path().join("p.db")).unwrap();
         let mut conn = db.conn();
-        conn.execute("INSERT INTO users (username) VALUES ('ada')", []).unwrap();
+        conn.execute("INSERT INTO users (username) VALUES ('ada')", [])
+            .unwrap();
         let product = products::create(
             &mut conn,
             &ProductDraft {
@@ -397,9 +405,24 @@ mod tests {
     fn an_auto_plan_approves_at_once_and_a_manual_one_waits_for_the_owner() {
         let (_dir, db, ada, free, pro) = setup();
         let conn = db.conn();
-        let app = create_app(&conn, ada, &AppDraft { name: "My app".into(), description: String::new() }).unwrap();
+        let app = create_app(
+            &conn,
+            ada,
+            &AppDraft {
+                name: "My app".into(),
+                description: String::new(),
+            },
+        )
+        .unwrap();
         assert!(matches!(
-            create_app(&conn, ada, &AppDraft { name: " My app ".into(), description: String::new() }),
+            create_app(
+                &conn,
+                ada,
+                &AppDraft {
+                    name: " My app ".into(),
+                    description: String::new()
+                }
+            ),
             Err(AppsError::Conflict(_))
         ));
         let sub = subscribe(&conn, app.id, free).unwrap();
@@ -407,22 +430,49 @@ mod tests {
         assert!(sub.decided_at.is_some());
         // Moving to the manual plan of the same product waits, in the same row.
         let moved = subscribe(&conn, app.id, pro).unwrap();
-        assert_eq!((moved.id, moved.status), (sub.id, SubscriptionStatus::Requested));
+        assert_eq!(
+            (moved.id, moved.status),
+            (sub.id, SubscriptionStatus::Requested)
+        );
         assert_eq!(pending(&conn, None).unwrap().len(), 1);
         let rejected = decide(&conn, sub.id, false, None, "not for bots").unwrap();
-        assert_eq!((rejected.status, rejected.note.as_str()), (SubscriptionStatus::Rejected, "not for bots"));
-        assert!(matches!(decide(&conn, sub.id, true, None, ""), Err(AppsError::Conflict(_))));
+        assert_eq!(
+            (rejected.status, rejected.note.as_str()),
+            (SubscriptionStatus::Rejected, "not for bots")
+        );
+        assert!(matches!(
+            decide(&conn, sub.id, true, None, ""),
+            Err(AppsError::Conflict(_))
+        ));
         // Asking again after a rejection asks anew.
-        assert_eq!(subscribe(&conn, app.id, pro).unwrap().status, SubscriptionStatus::Requested);
-        assert_eq!(decide(&conn, sub.id, true, None, "").unwrap().status, SubscriptionStatus::Approved);
+        assert_eq!(
+            subscribe(&conn, app.id, pro).unwrap().status,
+            SubscriptionStatus::Requested
+        );
+        assert_eq!(
+            decide(&conn, sub.id, true, None, "").unwrap().status,
+            SubscriptionStatus::Approved
+        );
         // Asking for the plan held changes nothing.
-        assert_eq!(subscribe(&conn, app.id, pro).unwrap().status, SubscriptionStatus::Approved);
+        assert_eq!(
+            subscribe(&conn, app.id, pro).unwrap().status,
+            SubscriptionStatus::Approved
+        );
         let listed = app_of_owner(&conn, ada);
         assert_eq!(listed[0].subscriptions.len(), 1);
         cancel(&conn, sub.id).unwrap();
-        assert!(super::app(&conn, app.id).unwrap().unwrap().subscriptions.is_empty());
+        assert!(
+            super::app(&conn, app.id)
+                .unwrap()
+                .unwrap()
+                .subscriptions
+                .is_empty()
+        );
         delete_app(&conn, app.id).unwrap();
-        assert!(matches!(owner_of(&conn, app.id), Err(AppsError::NotFound(_))));
+        assert!(matches!(
+            owner_of(&conn, app.id),
+            Err(AppsError::NotFound(_))
+        ));
     }
 
     fn app_of_owner(conn: &Connection, owner: i64) -> Vec<App> {

@@ -170,7 +170,11 @@ fn write(db: &Database, batch: &[UsageEvent]) -> Result<(), rusqlite::Error> {
 }
 
 /// The stored count of a quota counter.
-pub fn quota_used(db: &Database, subscription: i64, period_start: i64) -> Result<u64, rusqlite::Error> {
+pub fn quota_used(
+    db: &Database,
+    subscription: i64,
+    period_start: i64,
+) -> Result<u64, rusqlite::Error> {
     use rusqlite::OptionalExtension as _;
     Ok(db
         .conn()

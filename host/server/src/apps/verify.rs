@@ -91,28 +91,70 @@ impl Denial {
     /// The HTTP status, a stable problem slug, and what happened.
     pub fn parts(&self) -> (u16, &'static str, String) {
         match self {
-            Denial::Missing => (401, "key-missing", "no API key: send it as `Authorization: Bearer <key>` or `X-API-Key`".into()),
-            Denial::Malformed(why) => (401, "key-malformed", format!("the API key is malformed: {why}")),
-            Denial::Unknown => (401, "key-unknown", "the API key is not known to this portal".into()),
-            Denial::Expired => (401, "key-expired", "the API key has expired: create or rotate a key in the portal".into()),
+            Denial::Missing => (
+                401,
+                "key-missing",
+                "no API key: send it as `Authorization: Bearer <key>` or `X-API-Key`".into(),
+            ),
+            Denial::Malformed(why) => (
+                401,
+                "key-malformed",
+                format!("the API key is malformed: {why}"),
+            ),
+            Denial::Unknown => (
+                401,
+                "key-unknown",
+                "the API key is not known to this portal".into(),
+            ),
+            Denial::Expired => (
+                401,
+                "key-expired",
+                "the API key has expired: create or rotate a key in the portal".into(),
+            ),
             Denial::Revoked => (401, "key-revoked", "the API key was revoked".into()),
             Denial::UnknownApi(why) => (400, "api-unknown", why.clone()),
             Denial::WrongEnvironment { key, server } => (
                 403,
                 "key-wrong-environment",
-                format!("a {} key does not work against a {} server", key.as_str(), server.as_str()),
+                format!(
+                    "a {} key does not work against a {} server",
+                    key.as_str(),
+                    server.as_str()
+                ),
             ),
-            Denial::NotSubscribed(api) => (403, "not-subscribed", format!("the key's app has no subscription that includes `{api}`")),
-            Denial::Pending(api) => (403, "subscription-pending", format!("the app's subscription for `{api}` waits for the owner's approval")),
-            Denial::Rejected(api) => (403, "subscription-rejected", format!("the owner rejected the app's subscription for `{api}`")),
+            Denial::NotSubscribed(api) => (
+                403,
+                "not-subscribed",
+                format!("the key's app has no subscription that includes `{api}`"),
+            ),
+            Denial::Pending(api) => (
+                403,
+                "subscription-pending",
+                format!("the app's subscription for `{api}` waits for the owner's approval"),
+            ),
+            Denial::Rejected(api) => (
+                403,
+                "subscription-rejected",
+                format!("the owner rejected the app's subscription for `{api}`"),
+            ),
             Denial::OutOfScope(why) => (403, "key-out-of-scope", why.clone()),
-            Denial::RateLimited(after) => (429, "rate-limited", format!("the plan's rate limit is reached: retry in {after} s")),
+            Denial::RateLimited(after) => (
+                429,
+                "rate-limited",
+                format!("the plan's rate limit is reached: retry in {after} s"),
+            ),
             Denial::QuotaExceeded { limit, retry_after } => (
                 429,
                 "quota-exceeded",
-                format!("the plan's quota of {limit} calls is used up: it resets in {retry_after} s"),
+                format!(
+                    "the plan's quota of {limit} calls is used up: it resets in {retry_after} s"
+                ),
             ),
-            Denial::Unavailable => (503, "unavailable", "the portal cannot check keys now".into()),
+            Denial::Unavailable => (
+                503,
+                "unavailable",
+                "the portal cannot check keys now".into(),
+            ),
         }
     }
 
@@ -322,7 +364,10 @@ impl Verifier {
         let resolved = table.resolve(target).map_err(Denial::UnknownApi)?;
         event.api_ref = Some(resolved.api.clone());
         event.operation = resolved.operation.clone();
-        let server = target.environment.or(resolved.environment).unwrap_or(Environment::Production);
+        let server = target
+            .environment
+            .or(resolved.environment)
+            .unwrap_or(Environment::Production);
         if record.environment != server {
             return Err(Denial::WrongEnvironment {
                 key: record.environment,
@@ -441,7 +486,11 @@ impl Verifier {
 
     /// The quota counter of a subscription for the period starting at `start`,
     /// read from the database when the period is new to this process.
-    async fn quota_counter(&self, subscription: i64, start: i64) -> Result<Arc<QuotaCounter>, Denial> {
+    async fn quota_counter(
+        &self,
+        subscription: i64,
+        start: i64,
+    ) -> Result<Arc<QuotaCounter>, Denial> {
         let counter = self
             .quotas
             .lock()
@@ -451,13 +500,15 @@ impl Verifier {
             .clone();
         if counter.period.load(Ordering::Acquire) != start {
             let db = self.db.clone();
-            let stored = tokio::task::spawn_blocking(move || super::usage::quota_used(&db, subscription, start))
-                .await
-                .map_err(|_| Denial::Unavailable)?
-                .map_err(|error| {
-                    tracing::error!(%error, "cannot read a quota counter");
-                    Denial::Unavailable
-                })?;
+            let stored = tokio::task::spawn_blocking(move || {
+                super::usage::quota_used(&db, subscription, start)
+            })
+            .await
+            .map_err(|_| Denial::Unavailable)?
+            .map_err(|error| {
+                tracing::error!(%error, "cannot read a quota counter");
+                Denial::Unavailable
+            })?;
             counter.start_period(start, stored);
         }
         Ok(counter)
@@ -524,8 +575,11 @@ fn load(conn: &Connection, prefix: &str) -> Result<Option<KeyRecord>, rusqlite::
             status,
             product,
             plan,
-            apis: apis.query_map([product_id], |r| r.get(0))?.collect::<Result<_, _>>()?,
-            rate: rate.map(|limit| Arc::new(Gcra::new(limit as u64, Duration::from_secs(period as u64)))),
+            apis: apis
+                .query_map([product_id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?,
+            rate: rate
+                .map(|limit| Arc::new(Gcra::new(limit as u64, Duration::from_secs(period as u64)))),
             quota: quota.map(|q| (q as u64, quota_period_of(&quota_period))),
         });
     }
@@ -540,7 +594,8 @@ fn quota_period_of(text: &str) -> QuotaPeriod {
 /// only APIs it may call. No scopes: no limits beyond the plans.
 fn check_scopes(scopes: &[String], api: &str, method: Option<&str>) -> Result<(), Denial> {
     if scopes.iter().any(|s| s == "read") {
-        let safe = method.is_some_and(|m| matches!(m.to_ascii_uppercase().as_str(), "GET" | "HEAD" | "OPTIONS"));
+        let safe = method
+            .is_some_and(|m| matches!(m.to_ascii_uppercase().as_str(), "GET" | "HEAD" | "OPTIONS"));
         if !safe {
             return Err(Denial::OutOfScope(format!(
                 "the key is read-only (scope `read`), and this call is {}",
@@ -548,16 +603,29 @@ fn check_scopes(scopes: &[String], api: &str, method: Option<&str>) -> Result<()
             )));
         }
     }
-    let apis: Vec<&str> = scopes.iter().filter_map(|s| s.strip_prefix("api:").map(|_| s.as_str())).collect();
+    let apis: Vec<&str> = scopes
+        .iter()
+        .filter_map(|s| s.strip_prefix("api:").map(|_| s.as_str()))
+        .collect();
     if !apis.is_empty() && !apis.contains(&api) {
-        return Err(Denial::OutOfScope(format!("the key's scopes do not include `{api}`")));
+        return Err(Denial::OutOfScope(format!(
+            "the key's scopes do not include `{api}`"
+        )));
     }
     Ok(())
 }
 
 /// The approved subscription that covers `api`, or why there is none.
-fn subscription_for<'r>(record: &'r KeyRecord, api: &str) -> Result<&'r SubscriptionRecord, Denial> {
-    let covering = || record.subscriptions.iter().filter(|s| s.apis.iter().any(|a| a == api));
+fn subscription_for<'r>(
+    record: &'r KeyRecord,
+    api: &str,
+) -> Result<&'r SubscriptionRecord, Denial> {
+    let covering = || {
+        record
+            .subscriptions
+            .iter()
+            .filter(|s| s.apis.iter().any(|a| a == api))
+    };
     if let Some(approved) = covering().find(|s| s.status == "approved") {
         return Ok(approved);
     }
@@ -610,7 +678,8 @@ impl Gcra {
         }
         *tat = start + self.interval_ns;
         let used_ns = *tat - now_ns;
-        let remaining = (self.tolerance_ns + self.interval_ns).saturating_sub(used_ns) / self.interval_ns;
+        let remaining =
+            (self.tolerance_ns + self.interval_ns).saturating_sub(used_ns) / self.interval_ns;
         Ok(RateLeft {
             limit: self.limit,
             period_secs: self.period.as_secs(),
@@ -650,7 +719,9 @@ impl QuotaCounter {
             return None;
         }
         self.used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| (used < limit).then_some(used + 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                (used < limit).then_some(used + 1)
+            })
             .ok()
             .map(|before| before + 1)
     }
@@ -695,8 +766,14 @@ mod tests {
     fn read_scopes_allow_safe_methods_and_api_scopes_name_apis() {
         let scopes = vec!["read".to_owned(), "api:default/petstore".to_owned()];
         assert!(check_scopes(&scopes, "api:default/petstore", Some("GET")).is_ok());
-        assert!(matches!(check_scopes(&scopes, "api:default/petstore", Some("POST")), Err(Denial::OutOfScope(_))));
-        assert!(matches!(check_scopes(&scopes, "api:default/orders", Some("GET")), Err(Denial::OutOfScope(_))));
+        assert!(matches!(
+            check_scopes(&scopes, "api:default/petstore", Some("POST")),
+            Err(Denial::OutOfScope(_))
+        ));
+        assert!(matches!(
+            check_scopes(&scopes, "api:default/orders", Some("GET")),
+            Err(Denial::OutOfScope(_))
+        ));
         assert!(check_scopes(&[], "api:default/orders", None).is_ok());
     }
 
@@ -709,13 +786,19 @@ mod tests {
             Denial::Expired,
             Denial::Revoked,
             Denial::UnknownApi("x".into()),
-            Denial::WrongEnvironment { key: Environment::Sandbox, server: Environment::Production },
+            Denial::WrongEnvironment {
+                key: Environment::Sandbox,
+                server: Environment::Production,
+            },
             Denial::NotSubscribed("a".into()),
             Denial::Pending("a".into()),
             Denial::Rejected("a".into()),
             Denial::OutOfScope("a".into()),
             Denial::RateLimited(1),
-            Denial::QuotaExceeded { limit: 1, retry_after: 1 },
+            Denial::QuotaExceeded {
+                limit: 1,
+                retry_after: 1,
+            },
             Denial::Unavailable,
         ];
         let slugs: std::collections::BTreeSet<_> = denials.iter().map(|d| d.parts().1).collect();

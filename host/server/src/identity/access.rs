@@ -16,8 +16,8 @@ use subtle::ConstantTimeEq;
 use super::csrf::check_csrf;
 use super::request_log::RequestEntry;
 use super::roles::{
-    APPS_USE, AUDIT_READ, CATALOG_READ, CATALOG_WRITE, GATEWAYS_READ, GATEWAYS_SYNC,
-    METRICS_READ, PLUGINS_MANAGE, PLUGINS_READ, PRODUCTS_MANAGE, SCIM_PROVISION, USERS_MANAGE,
+    APPS_USE, AUDIT_READ, CATALOG_READ, CATALOG_WRITE, GATEWAYS_READ, GATEWAYS_SYNC, METRICS_READ,
+    PLUGINS_MANAGE, PLUGINS_READ, PRODUCTS_MANAGE, SCIM_PROVISION, USERS_MANAGE,
 };
 use super::sessions::{self, COOKIE};
 use super::{Actor, Caller, agents, audit, users};
