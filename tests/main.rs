@@ -2,6 +2,7 @@
 //! `tests/fixtures/`, `plugins/` and `examples/`, real HTTP.
 
 mod api_contract;
+mod apps;
 mod aws_apigateway;
 mod catalog;
 mod catalog_locations;

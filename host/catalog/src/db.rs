@@ -400,8 +400,10 @@ const MIGRATIONS: &[M<'static>] = &[
         rotated_to INTEGER REFERENCES api_keys (id) ON DELETE SET NULL
     );
     CREATE INDEX api_keys_by_app ON api_keys (app_id);
+    -- Outlives its key (an app or account deleted), so that the key sweeper
+    -- can still delete the credential from its gateway.
     CREATE TABLE key_credentials (
-        key_id INTEGER NOT NULL REFERENCES api_keys (id) ON DELETE CASCADE,
+        key_id INTEGER NOT NULL,
         gateway TEXT NOT NULL,
         -- the connector's reference, passed back when the key is revoked
         credential_ref TEXT,

@@ -143,6 +143,7 @@ pub fn prepare(config: Config) -> anyhow::Result<AppState> {
     }
     if config.demo {
         demo::seed(catalog.as_ref(), &config.data_dir).context("cannot seed the demo content")?;
+        demo::seed_products(&db).context("cannot seed the demo products")?;
     }
     let access = Access {
         admin_token: config
@@ -188,6 +189,8 @@ pub struct Server {
     watcher: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
     /// Syncs each gateway on its `sync_interval`.
     gateway_schedules: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+    /// Deletes keys that stopped working from their gateways.
+    key_sweeper: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
 }
 
 impl Server {
@@ -234,6 +237,9 @@ impl Server {
         let (stop_schedules, stopped) = oneshot::channel::<()>();
         let gateway_schedules = gateways::spawn_schedules(state.clone(), stopped)
             .map(|handle| (stop_schedules, handle));
+        let (stop_sweeper, stopped) = oneshot::channel::<()>();
+        let key_sweeper = crate::apps::provision::spawn_sweeper(state.clone(), stopped)
+            .map(|handle| (stop_sweeper, handle));
         let watch = state.config().plugins.watch_interval_ms;
         let watcher = (watch > 0).then(|| {
             let (stop, stopped) = oneshot::channel::<()>();
@@ -261,6 +267,7 @@ impl Server {
             refresher,
             watcher,
             gateway_schedules,
+            key_sweeper,
         })
     }
 
@@ -273,6 +280,7 @@ impl Server {
             self.refresher.take(),
             self.watcher.take(),
             self.gateway_schedules.take(),
+            self.key_sweeper.take(),
         ]
         .into_iter()
         .flatten()

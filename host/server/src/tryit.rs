@@ -25,6 +25,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::apps::keys::Environment;
+use crate::apps::usage::{Source, UsageEvent};
+use crate::apps::verify::{Denial, Target};
 use crate::fetch::{FetchError, FetchLimits, HttpClient};
 use crate::identity::{Caller, audit};
 use crate::problem::{JsonBody, Problem};
@@ -143,6 +146,9 @@ pub enum TryError {
     /// The upstream could not be reached or broke off.
     #[error("{0}")]
     Upstream(String),
+    /// The portal API key sent as the credential may not make this call.
+    #[error("{}", .0.parts().2)]
+    Key(Denial),
     /// Something failed inside; details are in the log.
     #[error("the server failed to make the call; it has been logged")]
     Internal,
@@ -157,6 +163,9 @@ impl TryError {
             TryError::Refused(_) => StatusCode::FORBIDDEN,
             TryError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             TryError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            TryError::Key(denial) => {
+                StatusCode::from_u16(denial.parts().0).unwrap_or(StatusCode::FORBIDDEN)
+            }
             TryError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -168,6 +177,7 @@ impl TryError {
             TryError::Refused(_) => "try-it-refused",
             TryError::Timeout(_) => "upstream-timeout",
             TryError::Upstream(_) => "upstream-unreachable",
+            TryError::Key(denial) => denial.parts().1,
             TryError::Internal => "internal",
         }
     }
@@ -308,14 +318,30 @@ pub async fn call_target(
     let version = target.version.version.as_str();
     let settings = &state.config().tryit;
     let what = format!("{}/{} {version}", api.namespace, api.name);
-    let result = if sandbox::wanted(target, call) {
-        match operation(target, call, &what) {
-            Ok(op) => sandbox::send(state, caller, api, target, op, call).await,
-            Err(error) => Err(error),
+    let synthetic = sandbox::wanted(target, call);
+    let started = Instant::now();
+    let (result, usage) = match check_portal_key(state, api, target, call, synthetic, &what).await {
+        Err(error) => (Err(error), None),
+        Ok(usage) => {
+            let result = if synthetic {
+                match operation(target, call, &what) {
+                    Ok(op) => sandbox::send(state, caller, api, target, op, call).await,
+                    Err(error) => Err(error),
+                }
+            } else {
+                send(target, call, settings, &what).await
+            };
+            (result, usage)
         }
-    } else {
-        send(target, call, settings, &what).await
     };
+    if let Some(mut event) = usage {
+        event.status = match &result {
+            Ok(answer) => answer.status,
+            Err(error) => error.status().as_u16(),
+        };
+        event.latency_us = started.elapsed().as_micros() as u64;
+        state.verifier().usage().record(event);
+    }
     let outcome = match &result {
         Ok(answer) => {
             serde_json::json!({ "status": answer.status, "elapsed_ms": answer.elapsed_ms })
@@ -333,6 +359,55 @@ pub async fn call_target(
     )
     .await;
     result
+}
+
+/// Checks a portal API key (`pt_test_…`, `pt_live_…`) sent as the try-it
+/// credential as a gateway would: the key's app must hold an approved
+/// subscription for the API, in the environment of the server called (the
+/// synthetic sandbox is a sandbox), within its plan's limits. Any other
+/// credential goes to the server as it is. The usage event, when a key was
+/// recognised, is recorded once the call's status is known.
+async fn check_portal_key(
+    state: &AppState,
+    api: &EntityRef,
+    target: &TryTarget,
+    call: &TryCall,
+    synthetic: bool,
+    what: &str,
+) -> Result<Option<UsageEvent>, TryError> {
+    let Some(credential) = call.credential.as_deref().map(str::trim) else {
+        return Ok(None);
+    };
+    if !(credential.starts_with("pt_test_") || credential.starts_with("pt_live_")) {
+        return Ok(None);
+    }
+    let (environment, source) = if synthetic {
+        (Environment::Sandbox, Source::Sandbox)
+    } else {
+        let server = outbound::choose(&target.servers, call.server.as_deref(), what)?;
+        (Environment::of_server(&server.name), Source::TryIt)
+    };
+    let key_target = Target {
+        api: Some(api.key()),
+        environment: Some(environment),
+        method: Some(call.method.clone()),
+        path: Some(call.path.clone()),
+        ..Target::default()
+    };
+    let (verdict, usage) = state
+        .verifier()
+        .verdict(Some(credential), &key_target, source)
+        .await;
+    match verdict {
+        Ok(_) => Ok(usage),
+        Err(denial) => {
+            if let Some(mut event) = usage {
+                event.status = denial.parts().0;
+                state.verifier().usage().record(event);
+            }
+            Err(TryError::Key(denial))
+        }
+    }
 }
 
 /// The operation a call names, or why it names none.

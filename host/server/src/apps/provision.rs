@@ -5,9 +5,12 @@
 //! Each outcome is stored per (key, gateway) in `key_credentials`, so the
 //! developer sees where the key works and why not. The key itself is only in
 //! memory for the call: a subscription approved later reaches the gateways
-//! with the next key or rotation, which the app page says.
+//! with the next key or rotation, which the app page says. Keys that stop
+//! working without a request to say so (a rotation's overlap ending, an
+//! account deprovisioned) are deleted from their gateways by [`spawn_sweeper`].
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use portico_catalog::EntityRef;
 use portico_runtime::worlds::connector::{CredentialRequest, KeySource, RevokeMode};
@@ -133,6 +136,60 @@ pub async fn revoke(state: &AppState, key_ids: &[i64]) {
             }
         }
     }
+}
+
+/// How often keys that stopped working are looked for on gateways.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+/// Deletes from their gateways the credentials of keys that no longer work
+/// (revoked, expired after a rotation's overlap, or deleted with their app
+/// or account); at most 100 a round.
+pub async fn sweep(state: &AppState) {
+    let db = state.db().clone();
+    let stopped = tokio::task::spawn_blocking(move || -> Result<Vec<i64>, rusqlite::Error> {
+        db.conn()
+            .prepare_cached(
+                "SELECT DISTINCT c.key_id FROM key_credentials c LEFT JOIN api_keys k ON k.id = c.key_id
+                 WHERE c.status = 'provisioned'
+                   AND (k.id IS NULL OR k.revoked_at IS NOT NULL OR k.expires_at <= ?1)
+                 LIMIT 100",
+            )?
+            .query_map([now_secs()], |r| r.get(0))?
+            .collect()
+    })
+    .await;
+    match stopped {
+        Ok(Ok(ids)) if !ids.is_empty() => revoke(state, &ids).await,
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => tracing::error!(%error, "cannot look for stopped keys"),
+        Err(error) => tracing::error!(%error, "cannot look for stopped keys"),
+    }
+}
+
+/// Runs [`sweep`] every [`SWEEP_EVERY`] until `stop` fires; none when no
+/// gateway takes keys.
+pub fn spawn_sweeper(
+    state: AppState,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let takes_keys = state
+        .gateways()
+        .all()
+        .any(|g| g.settings.keys != KeyProvisioning::None);
+    if !takes_keys {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(SWEEP_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = ticks.tick() => sweep(&state).await,
+            }
+        }
+    }))
 }
 
 /// The gateways (by name) that take keys of `environment` and serve an API

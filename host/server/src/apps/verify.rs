@@ -317,6 +317,27 @@ impl Verifier {
         source: Source,
     ) -> Result<Grant, Denial> {
         let started = Instant::now();
+        let (verdict, event) = self.verdict(key, target, source).await;
+        if let Some(mut event) = event {
+            event.status = match &verdict {
+                Ok(_) => 200,
+                Err(denial) => denial.parts().0,
+            };
+            event.latency_us = started.elapsed().as_micros() as u64;
+            self.usage.record(event);
+        }
+        verdict
+    }
+
+    /// Checks a key for a call the portal makes itself (try-it): the verdict,
+    /// and, when the key was recognised, the usage event to fill in with the
+    /// call's status and latency and record.
+    pub async fn verdict(
+        &self,
+        key: Option<&str>,
+        target: &Target,
+        source: Source,
+    ) -> (Result<Grant, Denial>, Option<UsageEvent>) {
         let mut event = UsageEvent {
             at_ms: now_ms(),
             source,
@@ -324,20 +345,12 @@ impl Verifier {
             app_id: None,
             api_ref: None,
             operation: None,
-            status: 200,
+            status: 0,
             latency_us: 0,
             quota: None,
         };
         let verdict = self.check(key, target, &mut event).await;
-        event.status = match &verdict {
-            Ok(_) => 200,
-            Err(denial) => denial.parts().0,
-        };
-        event.latency_us = started.elapsed().as_micros() as u64;
-        if event.key_id.is_some() {
-            self.usage.record(event);
-        }
-        verdict
+        (verdict, event.key_id.is_some().then_some(event))
     }
 
     async fn check(

@@ -358,11 +358,13 @@ pub fn sign_in_external(
 }
 
 /// Takes from an account deactivated or deleted (by SCIM) everything it could
-/// still use, inside the caller's transaction: its sessions end now. Signing
+/// still use, inside the caller's transaction: its sessions end now and its API keys are revoked. Signing
 /// in again is refused by [`authenticate`] and [`actor`], which need `active`.
 pub fn deprovision(conn: &rusqlite::Connection, user_id: i64) -> Result<(), rusqlite::Error> {
     super::sessions::delete_for_user(conn, user_id)?;
-    // API keys (their own issue) are revoked here too, once they exist.
+    // Their keys stop here; caches forget them within `KEY_TTL`, and the key
+    // sweeper deletes them from gateways.
+    crate::apps::keys::revoke_all_of_owner(conn, user_id)?;
     Ok(())
 }
 
