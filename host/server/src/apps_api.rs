@@ -57,6 +57,7 @@ struct SubscribeBody {
 struct RotateBody {
     /// How long the old key keeps working, in seconds (0 to 30 days; default 0).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 2_592_000)]
     overlap_secs: i64,
 }
 

@@ -40,6 +40,7 @@ const PROBLEM: &str = "application/problem+json";
 pub struct Decision {
     /// A note to the developer (why not, or what to know).
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub note: String,
 }
 

@@ -199,12 +199,14 @@ pub struct GatewayCredential {
 #[serde(deny_unknown_fields)]
 pub struct KeyDraft {
     /// 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     /// `sandbox` or `production`.
     pub environment: Environment,
     /// Limits the key: `read` (safe methods only) and `api:namespace/name`
     /// (only those APIs); empty: every operation of the app's plans.
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub scopes: Vec<String>,
     /// When it stops working (seconds since the epoch); none: never.
     #[serde(default)]

@@ -157,14 +157,18 @@ impl Product {
 #[serde(deny_unknown_fields)]
 pub struct ProductDraft {
     /// Machine name: 1 to 63 lower-case letters, digits and `-`.
+    #[schema(pattern = "^[a-z][a-z0-9-]{0,62}$")]
     pub name: String,
     /// Display name.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub title: String,
     /// What it offers (CommonMark).
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub description: String,
     /// `public` (the default), `internal` or `partner`.
     #[serde(default = "public")]
+    #[schema(pattern = "^(public|internal|partner)$")]
     pub visibility: String,
     /// The groups a partner product is granted to.
     #[serde(default)]
@@ -183,20 +187,25 @@ fn public() -> String {
 #[serde(deny_unknown_fields)]
 pub struct PlanDraft {
     /// Machine name, unique within the product.
+    #[schema(pattern = "^[a-z][a-z0-9-]{0,62}$")]
     pub name: String,
     /// Display name.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub title: String,
     /// What it offers.
     #[serde(default)]
     pub description: String,
     /// Requests allowed per `rate_period_secs`; none: no rate limit.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 9_223_372_036_854_775_807_i64)]
     pub rate_limit: Option<u64>,
     /// The rate limit's period in seconds (default 1).
     #[serde(default = "one_second")]
+    #[schema(minimum = 1, maximum = 86400)]
     pub rate_period_secs: u64,
     /// Requests allowed per `quota_period`; none: no quota.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 9_223_372_036_854_775_807_i64)]
     pub quota: Option<u64>,
     /// The quota's period (default `day`).
     #[serde(default = "a_day")]

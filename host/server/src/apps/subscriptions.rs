@@ -32,9 +32,11 @@ pub struct App {
 #[serde(deny_unknown_fields)]
 pub struct AppDraft {
     /// 1 to 100 characters, unique among the owner's apps.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     /// What it is for.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub description: String,
 }
 
