@@ -178,3 +178,130 @@ fn plugin_list_shows_bundled_and_directory_plugins() {
         "{text}"
     );
 }
+
+/// A published petstore description from `host/catalog/fixtures/diff/`.
+fn petstore(name: &str) -> String {
+    format!(
+        "{}/../host/catalog/fixtures/diff/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn spec_diff_exits_0_when_nothing_breaks() {
+    let same = portico(&[
+        "spec",
+        "diff",
+        &petstore("petstore.yaml"),
+        &petstore("petstore.yaml"),
+    ]);
+    assert_eq!(same.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&same.stdout), "no changes\n");
+
+    // Only additions: still exit 0, and they are listed.
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, paths: serde_json::Value| {
+        let doc = serde_json::json!({
+            "openapi": "3.1.0", "info": {"title": "Pets", "version": "1"}, "paths": paths
+        });
+        let path = dir.path().join(name);
+        std::fs::write(&path, doc.to_string()).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let old = write("old.json", serde_json::json!({"/pets": {"get": {}}}));
+    let new = write(
+        "new.json",
+        serde_json::json!({"/pets": {"get": {}, "post": {}}}),
+    );
+    let out = portico(&["spec", "diff", &old, &new]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.starts_with("non-breaking  POST /pets: The operation was added. [operation-added]\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("0 breaking changes, 1 non-breaking\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn spec_diff_exits_1_on_breaking_changes_and_prints_them_as_json() {
+    let out = portico(&[
+        "spec",
+        "diff",
+        "--json",
+        &petstore("petstore.yaml"),
+        &petstore("petstore-expanded.yaml"),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value["breaking"], 5);
+    assert_eq!(value["non_breaking"], 10);
+    let changes = value["changes"].as_array().unwrap();
+    assert!(
+        changes.contains(&serde_json::json!({
+            "rule": "response-status-removed",
+            "severity": "breaking",
+            "location": "POST /pets › response 201",
+            "message": "Response `201` was removed."
+        })),
+        "{changes:#?}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("5 breaking changes"), "{err}");
+
+    // A Swagger 2.0 version against its OpenAPI 3.0 rewrite, as text.
+    let out = portico(&[
+        "spec",
+        "diff",
+        &petstore("petstore-swagger-2.0.yaml"),
+        &petstore("petstore.yaml"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.starts_with(
+            "BREAKING      GET /pets › parameter `limit` (query): `maximum` 100 was added. \
+             [request-constraint-narrowed]\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn spec_diff_of_unreadable_or_unrelated_files_exits_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.yaml");
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(&broken, "openapi: 3.0.0\ninfo:\n  title: [x\n").unwrap();
+    let other = dir.path().join("other.json");
+    std::fs::write(
+        &other,
+        r#"{"openapi": "3.0.3", "info": {"title": "Billing", "version": "1"},
+            "paths": {"/invoices": {"get": {}}}}"#,
+    )
+    .unwrap();
+    let petstore = petstore("petstore.yaml");
+    for (new, expected) in [
+        (&missing, "cannot read"),
+        (&broken, "broken.yaml:"),
+        (&other, "different APIs"),
+    ] {
+        let out = portico(&["spec", "diff", &petstore, new.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(expected),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+}

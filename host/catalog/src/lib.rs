@@ -11,6 +11,7 @@
 mod audience;
 mod db;
 mod descriptor;
+pub mod diff;
 mod entity;
 mod entity_ref;
 mod filter;

@@ -1,6 +1,6 @@
 //! The command line: `portico serve`, `portico plugin ...` (in plugin_cli.rs),
-//! `portico catalog ...`, `portico user add` (in user_cli.rs) and
-//! `portico gateway ...` (in gateway_cli.rs).
+//! `portico catalog ...`, `portico user add` (in user_cli.rs),
+//! `portico gateway ...` (in gateway_cli.rs) and `portico spec diff` (in spec_cli.rs).
 //!
 //! Bad input (a malformed `.wasm`, a wrong world, an unknown config key, an
 //! unusable database path) prints one message naming the file and the problem
@@ -46,6 +46,9 @@ enum Command {
     /// Lists the configured gateways and syncs one now.
     #[command(subcommand)]
     Gateway(crate::gateway_cli::GatewayCommand),
+    /// Compares API descriptions: `spec diff OLD NEW` lists breaking changes.
+    #[command(subcommand)]
+    Spec(crate::spec_cli::SpecCommand),
 }
 
 #[derive(Subcommand)]
@@ -132,6 +135,7 @@ pub fn main() -> ExitCode {
         Command::Catalog(command) => catalog(command),
         Command::User(command) => crate::user_cli::run(command),
         Command::Gateway(command) => crate::gateway_cli::run(command),
+        Command::Spec(command) => crate::spec_cli::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -38,6 +38,7 @@ pub mod products_api;
 pub mod query;
 pub mod scim;
 pub mod server;
+pub mod spec_cli;
 pub mod state;
 pub mod tryit;
 pub mod ui;
