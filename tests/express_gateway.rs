@@ -382,3 +382,93 @@ async fn express_gateway_api_is_discovered_and_keys_the_plugin_issues_open_it_un
         .unwrap();
     assert_eq!(eg.admin("/users/portico-app-1").await.0, 200);
 }
+
+// A portal key is a `keyId:keySecret` pair (`pt_live_<12>:<28>`), the form
+// Express Gateway's key-auth takes, so the portal provisions it as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_key_for_an_approved_subscription_opens_express_gateway_until_revoked() {
+    use crate::identity::{add_user, sign_in};
+    use crate::verify::{app_on, as_admin, as_developer, new_key, secret};
+
+    let upstream = upstream().await;
+    let Some(eg) = ExpressGateway::start(&upstream).await else {
+        return;
+    };
+    let app = spawn_app(AppSpec {
+        gateways: vec![gateway_settings("eg", &eg.admin_url, &eg.http_url)],
+        ..AppSpec::default()
+    })
+    .await;
+    let base = app.base.as_str();
+    // Sync puts the gateway's API in the catalogue, marked as the gateway's.
+    let run = sync(&app, "eg").await;
+    assert_eq!(run["status"], "succeeded", "{run}\n{}", eg.log());
+    let entity: Value = app
+        .get("/api/catalog/entities/by-name/api/default/orders")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let annotations = &entity["metadata"]["annotations"];
+    assert_eq!(
+        (
+            &annotations["portico.dev/gateway"],
+            &annotations["portico.dev/gateway-api-id"]
+        ),
+        (&json!("eg"), &json!("orders"))
+    );
+    as_admin(
+        base,
+        &app.admin_token,
+        "/api/v1/products",
+        json!({"name": "orders", "title": "Orders", "apis": ["default/orders"]}),
+    )
+    .await;
+    let plan = as_admin(
+        base,
+        &app.admin_token,
+        "/api/v1/products/orders/plans",
+        json!({"name": "free", "title": "Free"}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    add_user(&app, "dev", "developer");
+    let dev = sign_in(&app, "dev").await;
+    let (main, _) = app_on(base, &dev, "main", Some(plan)).await;
+
+    let created = new_key(
+        base,
+        &dev,
+        main,
+        json!({"name": "prod", "environment": "production"}),
+    )
+    .await;
+    let key = secret(&created);
+    assert_eq!(
+        created["gateways"],
+        json!([{"gateway": "eg", "status": "provisioned", "error": null}]),
+        "{created}\n{}",
+        eg.log()
+    );
+    assert_eq!(
+        eg.call(Some(&key)).await,
+        (200, "upstream answered /orders/1".to_owned())
+    );
+    assert_eq!(eg.call(None).await.0, 401);
+
+    // Revoked in the portal: the gateway refuses the key at once.
+    let revoked = as_developer(
+        base,
+        &dev,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/apps/{main}/keys/{}", created["id"]),
+        None,
+    )
+    .await;
+    assert_eq!(eg.call(Some(&key)).await.0, 401);
+    assert_eq!(
+        revoked["gateways"],
+        json!([{"gateway": "eg", "status": "revoked", "error": null}])
+    );
+}

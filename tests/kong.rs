@@ -662,3 +662,165 @@ async fn a_kong_refusing_the_token_or_down_fails_its_own_sync_and_tokens_reach_o
     let hits = json_at(&app, "/api/v1/apis?source=gateway:wrong").await;
     assert_eq!(hits["total"], 0, "{hits}");
 }
+
+#[tokio::test]
+async fn the_portal_provisions_its_keys_to_kong_for_approved_subscriptions_and_deletes_them_on_revocation()
+ {
+    use crate::identity::{add_user, sign_in};
+    use crate::verify::{app_on, as_admin, as_developer, new_key, secret};
+
+    let kong = FakeKong::start("kong-token").await;
+    let secrets = tempfile::tempdir().unwrap();
+    let token = secret_file(secrets.path(), "token", "kong-token");
+    let app = spawn_app(AppSpec {
+        gateways: vec![kong_gateway("kong", &kong.url, Some(&token))],
+        ..AppSpec::default()
+    })
+    .await;
+    let base = app.base.as_str();
+    // The gateway's services land in the catalogue with the gateway's annotations.
+    assert_eq!(sync(&app, "kong").await["status"], "succeeded");
+    as_admin(
+        base,
+        &app.admin_token,
+        "/api/v1/products",
+        json!({"name": "my-product", "title": "Mine", "apis": ["default/my-service"]}),
+    )
+    .await;
+    let plan = as_admin(
+        base,
+        &app.admin_token,
+        "/api/v1/products/my-product/plans",
+        json!({"name": "free", "title": "Free"}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    add_user(&app, "dev", "developer");
+    let dev = sign_in(&app, "dev").await;
+    let synced = kong.calls().len();
+
+    // No approved subscription: no gateway is asked.
+    let (lonely, _) = app_on(base, &dev, "lonely", None).await;
+    let unprovisioned = new_key(
+        base,
+        &dev,
+        lonely,
+        json!({"name": "k", "environment": "production"}),
+    )
+    .await;
+    assert_eq!(unprovisioned["gateways"], json!([]));
+    assert_eq!(kong.calls().len(), synced);
+
+    // Approved: the key is pushed to Kong as the portal chose it, on the app's consumer.
+    let (main, _) = app_on(base, &dev, "main", Some(plan)).await;
+    let created = new_key(
+        base,
+        &dev,
+        main,
+        json!({"name": "prod", "environment": "production"}),
+    )
+    .await;
+    let key = secret(&created);
+    assert_eq!(
+        created["gateways"],
+        json!([{"gateway": "kong", "status": "provisioned", "error": null}]),
+        "{created}"
+    );
+    let consumer = format!("portico-{main}");
+    assert_eq!(
+        kong.calls()[synced..],
+        [
+            format!("GET /consumers/{consumer}"),
+            format!("PUT /consumers/{consumer}"),
+            format!("POST /consumers/{consumer}/key-auth"),
+        ]
+    );
+    let seen = kong.seen();
+    assert_eq!(seen[synced + 1].body["custom_id"], main.to_string());
+    let posted = &seen[synced + 2].body;
+    assert_eq!(posted["key"], key.as_str(), "the portal's key, as it is");
+    assert!(
+        seen.iter()
+            .all(|s| s.token.as_deref() == Some("kong-token"))
+    );
+    let held = kong.keys_of(&consumer);
+    assert_eq!(held.len(), 1);
+    let kong_id = held[0]["id"].as_str().unwrap().to_owned();
+
+    // A sandbox key stays off a gateway that takes production keys.
+    let before = kong.calls().len();
+    let sandbox = new_key(
+        base,
+        &dev,
+        main,
+        json!({"name": "test", "environment": "sandbox"}),
+    )
+    .await;
+    assert_eq!(sandbox["gateways"], json!([]));
+    assert_eq!(kong.calls().len(), before);
+
+    // Revoked in the portal: deleted from Kong.
+    let revoked = as_developer(
+        base,
+        &dev,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/apps/{main}/keys/{}", created["id"]),
+        None,
+    )
+    .await;
+    assert_eq!(
+        kong.calls().last().unwrap(),
+        &format!("DELETE /consumers/{consumer}/key-auth/{kong_id}")
+    );
+    assert!(kong.keys_of(&consumer).is_empty());
+    assert_eq!(
+        revoked["gateways"],
+        json!([{"gateway": "kong", "status": "revoked", "error": null}])
+    );
+
+    // Rotated without an overlap: the new key is pushed, the old one deleted.
+    let second = new_key(
+        base,
+        &dev,
+        main,
+        json!({"name": "prod", "environment": "production"}),
+    )
+    .await;
+    let rotated = as_developer(
+        base,
+        &dev,
+        reqwest::Method::POST,
+        &format!("/api/v1/apps/{main}/keys/{}/rotate", second["id"]),
+        Some(json!({"overlap_secs": 0})),
+    )
+    .await;
+    let held: Vec<String> = kong
+        .keys_of(&consumer)
+        .iter()
+        .map(|k| k["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(held, [secret(&rotated)]);
+    assert_eq!(rotated["gateways"][0]["status"], "provisioned");
+
+    // The portal keeps Kong's reference, never the key.
+    let stored: String = app
+        .server
+        .state
+        .db()
+        .conn()
+        .query_row(
+            "SELECT group_concat(coalesce(credential_ref, '') || coalesce(error, ''), ' ')
+             FROM key_credentials",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        stored.contains(&format!("{consumer}/{kong_id}")),
+        "{stored}"
+    );
+    for k in [&key, &secret(&second), &secret(&rotated)] {
+        assert!(!stored.contains(k.as_str()));
+    }
+}

@@ -3,13 +3,16 @@
 
 mod api_contract;
 mod apps;
+mod apps_ui;
 mod aws_apigateway;
 mod catalog;
 mod catalog_locations;
+mod changelog;
 mod cli;
 mod distribution;
 mod docs;
 mod express_gateway;
+mod forward_auth;
 mod gateways;
 mod grants;
 mod hostile;
@@ -23,5 +26,6 @@ mod sandbox;
 mod scim;
 mod server;
 mod tryit;
+mod verify;
 mod visibility;
 mod worlds;

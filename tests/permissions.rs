@@ -37,6 +37,25 @@ fn expected(method: &str, route: &str) -> &'static str {
         ("GET", "/api/v1/gateways" | "/api/v1/gateways/{name}/runs" | "/admin/gateways") => "OMT",
         ("POST", "/api/v1/gateways/{name}/sync" | "/admin/gateways/{name}/sync") => "MT",
         ("GET", "/profile") => "VDPOMT",
+        // Apps and keys need `apps.use`. The admin token passes the access
+        // layer but holds no account, so handlers that get as far as asking
+        // for one refuse it: here only the lists, where no path or body is
+        // refused first.
+        ("GET", "/api/v1/apps" | "/apps") => "DPOM",
+        (_, r) if r.starts_with("/api/v1/apps") || r.starts_with("/apps") => "DPOMT",
+        ("POST", "/apis/{namespace}/{name}/access") => "DPOMT",
+        // Products are read as the catalogue is, and changed and decided by
+        // holders of `products.manage` (their owners, checked by the handlers).
+        ("GET", "/api/v1/products" | "/api/v1/products/{name}") => READERS,
+        (_, r) if r.starts_with("/api/v1/products") => "OMT",
+        (_, r)
+            if r.starts_with("/api/v1/subscriptions") || r.starts_with("/admin/subscriptions") =>
+        {
+            "OMT"
+        }
+        // Key verification checks the key itself (`Need::Key`): without one,
+        // nobody gets through, whatever else they hold.
+        (_, "/api/v1/keys/verify") => "",
         // Trying needs an account with a role (`Need::SignedIn`), since it spends upstream quota.
         (
             "POST",
@@ -49,6 +68,21 @@ fn expected(method: &str, route: &str) -> &'static str {
             "/api/v1/apis/{namespace}/{name}/sandbox/reset"
             | "/apis/{namespace}/{name}/sandbox/reset",
         ) => "VDPOMT",
+        // Changelogs are read as the catalogue is; summaries and deprecations need `catalog.write`.
+        ("PUT" | "DELETE", r)
+            if r.starts_with("/api/v1/apis/")
+                && (r.contains("/changelog/") || r.ends_with("/deprecation")) =>
+        {
+            "OMT"
+        }
+        (
+            "GET",
+            "/api/v1/changelog"
+            | "/changelog"
+            | "/changelog.atom"
+            | "/apis/{namespace}/{name}/changelog"
+            | "/apis/{namespace}/{name}/changelog.atom",
+        ) => READERS,
         ("GET", r) if r.starts_with("/api/catalog/") || r.starts_with("/api/v1/apis") => READERS,
         ("POST", "/api/catalog/entities/by-refs") => READERS,
         (
@@ -102,6 +136,23 @@ const PAGES: &[(&str, &str)] = &[
     ("GET", "/admin/roles"),
     ("GET", "/admin/gateways"),
     ("POST", "/admin/gateways/{name}/sync"),
+    ("GET", "/apps"),
+    ("POST", "/apps"),
+    ("GET", "/apps/{id}"),
+    ("POST", "/apps/{id}/delete"),
+    ("POST", "/apps/{id}/subscriptions"),
+    ("POST", "/apps/{id}/subscriptions/{subscription_id}/cancel"),
+    ("POST", "/apps/{id}/keys"),
+    ("POST", "/apps/{id}/keys/{key_id}/rotate"),
+    ("POST", "/apps/{id}/keys/{key_id}/revoke"),
+    ("POST", "/apis/{namespace}/{name}/access"),
+    ("GET", "/admin/subscriptions"),
+    ("POST", "/admin/subscriptions/{id}/approve"),
+    ("POST", "/admin/subscriptions/{id}/reject"),
+    ("GET", "/apis/{namespace}/{name}/changelog"),
+    ("GET", "/apis/{namespace}/{name}/changelog.atom"),
+    ("GET", "/changelog"),
+    ("GET", "/changelog.atom"),
 ];
 
 /// The SCIM routes (described by SCIM's own discovery, not /openapi.json).
@@ -208,6 +259,11 @@ async fn every_route_allows_exactly_the_roles_in_the_matrix() {
                     "{who} {method} {uri}: {status}, expected {}",
                     if should { "allowed" } else { "denied" }
                 ));
+            } else if denied && route == "/api/v1/keys/verify" {
+                // The verifier answers for itself, the same to everyone without a key.
+                if status != StatusCode::UNAUTHORIZED {
+                    failures.push(format!("{who} {method} {uri}: {status}, not 401"));
+                }
             } else if denied {
                 // Denials say why in the way the surface expects.
                 let expected_status = match (who, is_page) {

@@ -163,6 +163,26 @@ async fn demo_content_is_seeded_once() {
     assert_eq!(versions.len(), 2, "{versions:?}");
     portico::demo::seed(state.catalog().as_ref(), app.data_dir.path()).unwrap();
     assert_eq!(state.catalog().versions(&payments).unwrap(), versions);
+    portico::demo::seed_products(state.db()).unwrap();
+    let products: serde_json::Value = app.get("/api/v1/products").await.json().await.unwrap();
+    let pet_store: Vec<&serde_json::Value> = products
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"] == "pet-store")
+        .collect();
+    assert_eq!(pet_store.len(), 1, "{products}");
+    assert_eq!(
+        pet_store[0]["apis"],
+        serde_json::json!(["api:default/petstore"])
+    );
+    let plans: Vec<(&str, &str)> = pet_store[0]["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["approval"].as_str().unwrap()))
+        .collect();
+    assert_eq!(plans, [("free", "auto"), ("pro", "manual")]);
 
     let page: serde_json::Value = app
         .get("/api/catalog/entities?filter=kind=api&fields=metadata.name")

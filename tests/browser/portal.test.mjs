@@ -625,3 +625,130 @@ describe('a newcomer on the demo portal', () => {
     await screenshot(page, 'first-call.png');
   });
 });
+
+describe('a developer with a key on the demo portal', () => {
+  let portal;
+  let developer;
+  let owner;
+
+  before(async () => {
+    portal = await startPortal();
+    developer = await launchBrowser();
+    owner = await launchBrowser();
+  });
+
+  after(async () => {
+    await developer?.close();
+    await owner?.close();
+    await portal?.stop();
+  });
+
+  /** Submits the form of `button` (or follows a link) and waits for the page it answers with. */
+  async function press(page, control) {
+    await Promise.all([page.waitForNavigation(), control.click()]);
+  }
+
+  test('time to first call with a key: signs up, gets a key on the API page and makes a 2xx try-it call with it within a minute', async () => {
+    const started = Date.now();
+    let steps = 0;
+    const step = async (action) => {
+      steps += 1;
+      await action;
+    };
+    const { page, errors } = await open(developer.context, `${portal.url}/`);
+    await step(press(page, page.getByRole('link', { name: 'Petstore' })));
+    const access = page.locator('#access');
+    assert.match(await access.innerText(), /Pet Store[\s\S]*Free[\s\S]*Pro/);
+    await step(press(page, access.getByRole('link', { name: 'create an account' })));
+    await page.getByLabel('Username').fill('keyholder');
+    await page.getByLabel('Password').fill('a long enough passphrase');
+    await step(press(page, page.getByRole('button', { name: 'Create account' })));
+    await page.waitForURL(/\/apis\/default\/petstore$/);
+    await step(press(page, page.getByRole('button', { name: 'Get a key for Pet Store Free' })));
+
+    // The copy-once dialog: the key, read from its field as a person copies it.
+    const dialog = page.locator('dialog[open]');
+    assert.match(await dialog.innerText(), /This is the only time this key is shown: copy it now/);
+    const field = dialog.getByRole('textbox', { name: /API key/ });
+    assert.equal(await field.getAttribute('readonly'), '');
+    await step(field.selectText());
+    const key = await field.inputValue();
+    assert.match(key, /^pt_test_[0-9A-Za-z]{12}:[0-9A-Za-z]{28}$/);
+    await screenshot(page, 'key-dialog.png');
+
+    await step(press(page, dialog.getByRole('link', { name: 'Try it in the docs' })));
+    const form = page.locator('details.try-operation', { hasText: 'POST /pets' });
+    await step(form.locator('summary').click());
+    await step(form.getByLabel(/Your API key|Your sandbox credential/).fill(key));
+    await step(press(page, form.getByRole('button', { name: 'Send POST' })));
+    const status = Number(await page.locator('.try-status').innerText());
+    assert.ok(status >= 200 && status < 300, `the call answered ${status}`);
+    const seconds = (Date.now() - started) / 1000;
+    console.log(`time to first call with a key: ${steps} steps, ${seconds.toFixed(1)} s`);
+    assert.ok(seconds < 60, `the first call with a key took ${seconds} s`);
+    assert.equal(await page.locator('main').innerText().then((t) => t.includes(key)), false, 'the key is not shown back');
+    assert.deepEqual(errors, []);
+    await screenshot(page, 'first-call-with-key.png');
+    await page.close();
+  });
+
+  test('on My apps a developer asks for a manual plan, the owner approves it, and a production key is created, rotated and revoked', async () => {
+    const { page, errors } = await open(developer.context, `${portal.url}/`);
+    await press(page, page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'My apps' }));
+    assert.equal(await page.title(), 'My apps – Portico');
+    await page.getByLabel('Name', { exact: true }).fill('Inventory sync');
+    await press(page, page.getByRole('button', { name: 'Create app' }));
+    assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Inventory sync');
+    await press(page, page.getByRole('button', { name: 'Request Pet Store Pro' }));
+    assert.match(await page.getByRole('status').innerText(), /waits for the owner's approval/);
+    const subscription = page.locator('tr', { hasText: 'Pet Store' });
+    assert.match(await subscription.innerText(), /requested/);
+
+    // The owner (the demo's products belong to no account: an admin decides).
+    const approvals = await open(owner.context, `${portal.url}/admin/subscriptions`);
+    await approvals.page.getByLabel('Username').fill(ADMIN.username);
+    await approvals.page.getByLabel('Password').fill(ADMIN.password);
+    await press(approvals.page, approvals.page.getByRole('button', { name: 'Sign in' }));
+    assert.equal(await approvals.page.title(), 'Approvals – Portico');
+    const request = approvals.page.locator('tr', { hasText: 'Inventory sync' });
+    assert.match(await request.innerText(), /keyholder[\s\S]*Pet Store[\s\S]*Pro/);
+    await request.getByLabel(/Note to keyholder/).fill('Approved for the demo');
+    await press(approvals.page, request.getByRole('button', { name: 'Approve Inventory sync' }));
+    assert.match(await approvals.page.getByRole('status').innerText(), /^Approved Pro of Pet Store for Inventory sync/);
+    assert.deepEqual(approvals.errors, []);
+    await screenshot(approvals.page, 'approvals.png');
+    await approvals.page.close();
+
+    await press(page, page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'My apps' }));
+    const app = page.locator('section', { has: page.getByRole('heading', { name: 'Inventory sync' }) });
+    assert.match(await app.innerText(), /Pet Store · Pro\s*approved\s*Owner's note: Approved for the demo/);
+    await press(page, app.getByRole('link', { name: 'Manage Inventory sync' }));
+
+    await page.getByLabel('Name', { exact: true }).fill('production server');
+    await page.getByLabel('Environment', { exact: true }).selectOption('production');
+    await press(page, page.getByRole('button', { name: 'Create key' }));
+    const first = await page.locator('dialog[open]').getByRole('textbox').inputValue();
+    assert.match(first, /^pt_live_/);
+    await press(page, page.getByRole('link', { name: 'I have copied it' }));
+    assert.equal(await page.locator('dialog').count(), 0, 'shown once');
+    assert.equal((await page.locator('main').innerText()).includes(first), false);
+
+    const row = page.locator('#keys tbody tr').first();
+    await row.getByLabel('Old key works').selectOption('3600');
+    await press(page, row.getByRole('button', { name: 'Rotate production server' }));
+    assert.match(await page.getByRole('status').innerText(), /the old key keeps working for an hour/);
+    const second = await page.locator('dialog[open]').getByRole('textbox').inputValue();
+    assert.match(second, /^pt_live_/);
+    assert.notEqual(second, first);
+    await press(page, page.getByRole('link', { name: 'I have copied it' }));
+    assert.equal(await page.locator('#keys tbody tr').count(), 2);
+
+    await press(page, page.locator('#keys tbody tr').first().getByRole('button', { name: 'Revoke production server' }));
+    assert.match(await page.getByRole('status').innerText(), /it stopped working at once/);
+    assert.match(await page.locator('#keys tbody tr').first().innerText(), /revoked/);
+    assert.equal(await page.evaluate(() => document.scripts.length), 0, 'pages need no JavaScript');
+    assert.deepEqual(errors, []);
+    await screenshot(page, 'my-app.png');
+    await page.close();
+  });
+});

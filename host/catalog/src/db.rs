@@ -433,6 +433,44 @@ const MIGRATIONS: &[M<'static>] = &[
     );
     CREATE INDEX usage_events_by_time ON usage_events (at_ms);",
     ),
+    // API changelogs: one entry per published version (its diff against the
+    // previous one) or deprecation; deprecations an owner declares through
+    // the portal, kept apart so that re-importing a version does not undo
+    // them; when a version became deprecated.
+    M::up(
+        "CREATE TABLE api_changelog (
+        id INTEGER PRIMARY KEY,
+        entity_id INTEGER NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('version', 'deprecation')),
+        version TEXT NOT NULL,
+        previous_version TEXT,
+        published_at TEXT NOT NULL,
+        breaking INTEGER NOT NULL DEFAULT 0,
+        non_breaking INTEGER NOT NULL DEFAULT 0,
+        -- a JSON array of {rule, severity, location, message}, breaking first
+        changes TEXT NOT NULL DEFAULT '[]',
+        diff_error TEXT,
+        unbumped_breaking INTEGER NOT NULL DEFAULT 0,
+        -- markdown: the portal's, and the owner's replacing it
+        generated TEXT NOT NULL,
+        summary TEXT,
+        edited_by TEXT,
+        edited_at TEXT,
+        UNIQUE (entity_id, kind, version)
+    );
+    CREATE INDEX api_changelog_by_time ON api_changelog (published_at, id);
+    CREATE TABLE api_version_deprecations (
+        entity_id INTEGER NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+        version TEXT NOT NULL,
+        deprecated_at TEXT NOT NULL,
+        sunset TEXT,
+        migration TEXT,
+        deprecated_by TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (entity_id, version)
+    ) WITHOUT ROWID;
+    ALTER TABLE api_versions ADD COLUMN deprecated_at TEXT;
+    UPDATE api_versions SET deprecated_at = updated_at WHERE lifecycle = 'deprecated';",
+    ),
 ];
 
 /// A handle on the portal's SQLite database; cheap to clone.

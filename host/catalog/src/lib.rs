@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 mod audience;
+mod changelog;
 mod db;
 mod descriptor;
 pub mod diff;
@@ -22,6 +23,7 @@ mod relations;
 mod search;
 pub mod spec;
 mod sqlite;
+mod sqlite_changelog;
 mod sqlite_versions;
 mod sqlite_write;
 mod store;
@@ -29,6 +31,7 @@ mod validate;
 mod versions;
 
 pub use audience::{Audience, PARTNER_GROUPS, VISIBILITIES, VISIBILITY};
+pub use changelog::{BreakingChanges, ChangelogEntry, Deprecation, EntryKind, LoggedChange};
 pub use db::{Database, DbError};
 pub use descriptor::UrlReader;
 pub use entity::{

@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::audience::Audience;
+use crate::changelog::{BreakingChanges, ChangelogEntry, Deprecation};
 use crate::db::{Database, DbError};
 use crate::entity::Relation;
 use crate::entity_ref::EntityRef;
@@ -27,7 +28,7 @@ use crate::store::{
 };
 use crate::validate::parse_entity;
 use crate::versions::{ApiVersion, PublishOutcome, SpecDocument, VersionDetail, VersionDraft};
-use crate::{sqlite_versions, sqlite_write};
+use crate::{sqlite_changelog, sqlite_versions, sqlite_write};
 
 /// The catalogue in the portal's SQLite database.
 pub struct SqliteStore {
@@ -39,6 +40,8 @@ pub struct SqliteStore {
     searches: ReadCache<SearchQuery, SearchResults>,
     /// Recent listings (`/entities`), by query.
     listings: ReadCache<String, Vec<EntityJson>>,
+    /// What publishing breaking changes without a major version bump does.
+    breaking_changes: BreakingChanges,
 }
 
 /// How many distinct searches and listings are remembered.
@@ -79,7 +82,29 @@ impl SqliteStore {
             next_reader: AtomicUsize::new(0),
             searches: ReadCache::new(CACHE_ENTRIES, usize::MAX),
             listings: ReadCache::new(CACHE_ENTRIES, LISTINGS_CACHE_BYTES),
+            breaking_changes: BreakingChanges::default(),
         })
+    }
+
+    /// The store with `[catalog] breaking_changes` applied to every publication.
+    pub fn with_breaking_changes(mut self, policy: BreakingChanges) -> SqliteStore {
+        self.breaking_changes = policy;
+        self
+    }
+
+    /// Runs `f` on the writer with the API's row id; `NotFound` for an unknown API.
+    fn with_api<T>(
+        &self,
+        api: &EntityRef,
+        f: impl FnOnce(&rusqlite::Connection, i64) -> Result<T, CatalogError>,
+    ) -> Result<T, CatalogError> {
+        let conn = self.db.conn();
+        let id = sqlite_versions::entity_id(&conn, &api.key())?
+            .ok_or_else(|| CatalogError::NotFound(format!("entity {}", api.key())))?;
+        let out = f(&conn, id)?;
+        drop(conn);
+        self.bump_generation()?;
+        Ok(out)
     }
 
     /// Marks every cached read result as stale (after a committed write).
@@ -107,7 +132,8 @@ impl CatalogStore for SqliteStore {
         sync: &SourceSync,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<SyncOutcome, CatalogError> {
-        let outcome = sqlite_write::sync(&mut self.db.conn(), sync, progress)?;
+        let outcome =
+            sqlite_write::sync(&mut self.db.conn(), sync, self.breaking_changes, progress)?;
         self.bump_generation()?;
         Ok(outcome)
     }
@@ -423,7 +449,12 @@ impl CatalogStore for SqliteStore {
         api: &EntityRef,
         draft: &VersionDraft,
     ) -> Result<PublishOutcome, CatalogError> {
-        let outcome = sqlite_write::publish_version(&mut self.db.conn(), &api.key(), draft)?;
+        let outcome = sqlite_write::publish_version(
+            &mut self.db.conn(),
+            &api.key(),
+            draft,
+            self.breaking_changes,
+        )?;
         if outcome != PublishOutcome::Unchanged {
             self.bump_generation()?;
         }
@@ -453,6 +484,52 @@ impl CatalogStore for SqliteStore {
 
     fn spec_document(&self, hash: &str) -> Result<Option<SpecDocument>, CatalogError> {
         sqlite_versions::document(&self.reader(), hash)
+    }
+
+    fn changelog(&self, api: &EntityRef) -> Result<Vec<ChangelogEntry>, CatalogError> {
+        let conn = self.reader();
+        match sqlite_versions::entity_id(&conn, &api.key())? {
+            Some(id) => sqlite_changelog::entries(&conn, id),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn recent_changelog(
+        &self,
+        audience: &Audience,
+        limit: usize,
+    ) -> Result<Vec<ChangelogEntry>, CatalogError> {
+        sqlite_changelog::recent(&self.reader(), audience, limit)
+    }
+
+    fn edit_changelog(
+        &self,
+        api: &EntityRef,
+        version: &str,
+        summary: Option<&str>,
+        by: &str,
+    ) -> Result<ChangelogEntry, CatalogError> {
+        self.with_api(api, |conn, id| {
+            sqlite_changelog::edit(conn, id, version, summary, by)
+        })
+    }
+
+    fn deprecate_version(
+        &self,
+        api: &EntityRef,
+        version: &str,
+        deprecation: &Deprecation,
+        by: &str,
+    ) -> Result<(), CatalogError> {
+        self.with_api(api, |conn, id| {
+            sqlite_changelog::deprecate(conn, id, version, deprecation, by)
+        })
+    }
+
+    fn undeprecate_version(&self, api: &EntityRef, version: &str) -> Result<bool, CatalogError> {
+        self.with_api(api, |conn, id| {
+            sqlite_changelog::undeprecate(conn, id, version)
+        })
     }
 }
 

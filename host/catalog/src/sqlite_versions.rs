@@ -1,13 +1,17 @@
 //! API versions in SQLite: documents stored once by content hash, versions
 //! keyed by (API, version) with their first publication kept, environments
-//! per version. Publishing what is already stored writes nothing.
+//! per version. Publishing what is already stored writes nothing; publishing
+//! a new document records a changelog entry (its diff against the previous
+//! version), and `[catalog] breaking_changes = "refuse"` may refuse it.
 
 use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use crate::changelog::{self, BreakingChanges};
 use crate::search::OperationRow;
-use crate::spec::{VersionInfo, VersionLifecycle};
+use crate::spec::{VersionInfo, VersionLifecycle, lenient_semver};
+use crate::sqlite_changelog;
 use crate::store::CatalogError;
 use crate::versions::{
     ApiVersion, Environment, PublishOutcome, SpecDocument, VersionDetail, VersionDraft,
@@ -21,10 +25,12 @@ pub(crate) fn publish_all(
     drafts: &[VersionDraft],
     source: &str,
     location: &str,
+    policy: BreakingChanges,
 ) -> Result<bool, CatalogError> {
     let mut changed = false;
     for draft in drafts {
-        changed |= publish(tx, entity_id, draft, source, location)? != PublishOutcome::Unchanged;
+        changed |=
+            publish(tx, entity_id, draft, source, location, policy)? != PublishOutcome::Unchanged;
     }
     Ok(changed)
 }
@@ -42,13 +48,17 @@ struct Stored {
 
 /// Adds a version, or updates it where the draft differs; a new version's
 /// publication time is now, or just after the API's latest one, so that
-/// publication order is strict even within one import.
+/// publication order is strict even within one import. A new document is
+/// compared with the previous version's; with [`BreakingChanges::Refuse`],
+/// breaking changes without a major bump are [`CatalogError::Invalid`] and
+/// nothing is written.
 pub(crate) fn publish(
     tx: &Transaction<'_>,
     entity_id: i64,
     draft: &VersionDraft,
     source: &str,
     location: &str,
+    policy: BreakingChanges,
 ) -> Result<PublishOutcome, CatalogError> {
     let (state, sunset) = lifecycle_columns(&draft.lifecycle);
     let stored = tx
@@ -80,6 +90,17 @@ pub(crate) fn publish(
             return Ok(PublishOutcome::Unchanged);
         }
     }
+    let entry = match &stored {
+        Some(s) if s.hash == draft.document.hash => None,
+        _ => Some(changelog_entry(tx, entity_id, draft)?),
+    };
+    if let (BreakingChanges::Refuse, Some(entry)) = (policy, &entry)
+        && let Some(refusal) = entry.refusal(&draft.version)
+    {
+        return Err(CatalogError::Invalid(refusal));
+    }
+    let newly_deprecated =
+        state == "deprecated" && stored.as_ref().is_some_and(|s| s.lifecycle != "deprecated");
     let operations = serde_json::to_string(&draft.operations).expect("rows serialise");
     tx.prepare_cached(
         "INSERT INTO spec_documents (hash, format, media_type, content, operations)
@@ -96,7 +117,9 @@ pub(crate) fn publish(
         Some(s) => {
             tx.prepare_cached(
                 "UPDATE api_versions SET spec_hash = ?1, lifecycle = ?2, sunset = ?3, migration = ?4,
-                     source = ?5, location = ?6, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                     source = ?5, location = ?6, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+                     deprecated_at = CASE WHEN ?2 <> 'deprecated' THEN NULL
+                         ELSE coalesce(deprecated_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) END
                  WHERE id = ?7",
             )?
             .execute(params![
@@ -121,8 +144,10 @@ pub(crate) fn publish(
                 .query_row([entity_id], |r| r.get(0))?;
             tx.prepare_cached(
                 "INSERT INTO api_versions (entity_id, version, published_at, updated_at, lifecycle,
-                                           sunset, migration, spec_hash, source, location)
-                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                           sunset, migration, spec_hash, source, location,
+                                           deprecated_at)
+                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
+                         CASE WHEN ?4 = 'deprecated' THEN ?3 END)",
             )?
             .execute(params![
                 entity_id,
@@ -153,7 +178,57 @@ pub(crate) fn publish(
             env.description
         ])?;
     }
+    if entry.is_some() || newly_deprecated {
+        let (updated_at, deprecated_at): (String, Option<String>) = tx
+            .prepare_cached("SELECT updated_at, deprecated_at FROM api_versions WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        if let Some(entry) = entry {
+            sqlite_changelog::record_version(tx, entity_id, &draft.version, &updated_at, &entry)?;
+        }
+        if let (true, Some(at)) = (newly_deprecated, deprecated_at) {
+            sqlite_changelog::record_deprecation(
+                tx,
+                entity_id,
+                &draft.version,
+                &at,
+                sunset,
+                draft.migration.as_deref(),
+            )?;
+        }
+    }
     Ok(outcome)
+}
+
+/// The changelog entry of publishing `draft`: its diff against the newest
+/// version older than it (by semver where both read as semver, else the
+/// latest published other version).
+fn changelog_entry(
+    tx: &Transaction<'_>,
+    entity_id: i64,
+    draft: &VersionDraft,
+) -> Result<changelog::EntryDraft, CatalogError> {
+    let mine = lenient_semver(&draft.version);
+    let others = versions(tx, entity_id)?
+        .into_iter()
+        .map(|(_, v)| v)
+        .filter(|v| v.version != draft.version);
+    let previous = match &mine {
+        Some(mine) => others
+            .filter_map(|v| Some((lenient_semver(&v.version)?, v)))
+            .filter(|(semver, _)| semver < mine)
+            .max_by(|(a, _), (b, _)| a.cmp(b))
+            .map(|(_, v)| v),
+        None => others.max_by(|a, b| a.published_at.cmp(&b.published_at)),
+    };
+    let previous = match previous {
+        Some(v) => document(tx, &v.spec_hash)?.map(|doc| (v.version, doc)),
+        None => None,
+    };
+    Ok(changelog::version_entry(
+        &draft.version,
+        &draft.document,
+        previous.as_ref().map(|(v, doc)| (v.as_str(), doc)),
+    ))
 }
 
 fn lifecycle_columns(lifecycle: &VersionLifecycle) -> (&'static str, Option<&str>) {
@@ -200,9 +275,14 @@ pub(crate) fn versions(
     entity_id: i64,
 ) -> Result<Vec<(i64, ApiVersion)>, CatalogError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT v.id, v.version, v.published_at, v.updated_at, v.lifecycle, v.sunset, v.migration,
-                v.spec_hash, d.format, v.source, v.location
+        "SELECT v.id, v.version, v.published_at, v.updated_at,
+                CASE WHEN o.version IS NULL THEN v.lifecycle ELSE 'deprecated' END,
+                CASE WHEN o.version IS NULL THEN v.sunset ELSE o.sunset END,
+                coalesce(o.migration, v.migration),
+                v.spec_hash, d.format, v.source, v.location,
+                coalesce(o.deprecated_at, v.deprecated_at)
          FROM api_versions v JOIN spec_documents d ON d.hash = v.spec_hash
+         LEFT JOIN api_version_deprecations o ON o.entity_id = v.entity_id AND o.version = v.version
          WHERE v.entity_id = ?1",
     )?;
     let rows = stmt
@@ -220,6 +300,7 @@ pub(crate) fn versions(
                     environments: Vec::new(),
                     source: r.get(9)?,
                     location: r.get(10)?,
+                    deprecated_at: r.get(11)?,
                 },
             ))
         })?

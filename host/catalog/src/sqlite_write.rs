@@ -12,6 +12,7 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::changelog::BreakingChanges;
 use crate::entity::{Entity, ORPHAN};
 use crate::search::{OperationRow, TAG_SEPARATOR, operations_text};
 use crate::store::{CatalogError, OrphanPolicy, Rejected, SourceSync, SyncOutcome};
@@ -34,6 +35,7 @@ struct Existing {
 pub(crate) fn sync(
     conn: &mut rusqlite::Connection,
     sync: &SourceSync,
+    policy: BreakingChanges,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<SyncOutcome, CatalogError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -90,6 +92,11 @@ pub(crate) fn sync(
             })
             .optional()?;
         let drafts = versions.get(&key);
+        // A refused version takes its entity's write back with it.
+        let label = shown.clone();
+        if drafts.is_some() {
+            tx.execute_batch("SAVEPOINT publish_entity")?;
+        }
         // The newest version's operations are written below, once its versions are.
         let ops = match drafts {
             Some(_) => None,
@@ -138,14 +145,34 @@ pub(crate) fn sync(
             }
         };
         if let (Some((id, written)), Some(drafts)) = (written, drafts) {
-            let published = sqlite_versions::publish_all(&tx, id, drafts, &sync.source, location)?;
-            if published || written {
-                index_latest_version(&tx, id)?;
+            match sqlite_versions::publish_all(&tx, id, drafts, &sync.source, location, policy) {
+                Ok(published) => {
+                    if published || written {
+                        index_latest_version(&tx, id)?;
+                    }
+                    // Versions new to an entity stored before they were kept (an older database).
+                    if published && !written {
+                        out.changed.extend(out.unchanged.pop());
+                    }
+                }
+                Err(CatalogError::Invalid(reason)) => {
+                    tx.execute_batch("ROLLBACK TO publish_entity")?;
+                    for listed in [&mut out.added, &mut out.changed, &mut out.unchanged] {
+                        if listed.last() == Some(&label) {
+                            listed.pop();
+                        }
+                    }
+                    out.rejected.push(Rejected {
+                        index,
+                        entity: label,
+                        reason,
+                    });
+                }
+                Err(e) => return Err(e),
             }
-            // Versions new to an entity stored before they were kept (an older database).
-            if published && !written {
-                out.changed.extend(out.unchanged.pop());
-            }
+        }
+        if drafts.is_some() {
+            tx.execute_batch("RELEASE publish_entity")?;
         }
         if (index + 1) % 1000 == 0 {
             progress(index + 1, total);
@@ -236,6 +263,7 @@ pub(crate) fn publish_version(
     conn: &mut rusqlite::Connection,
     key: &str,
     draft: &VersionDraft,
+    policy: BreakingChanges,
 ) -> Result<PublishOutcome, CatalogError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let (id, kind, source, location): (i64, String, String, String) = tx
@@ -251,7 +279,7 @@ pub(crate) fn publish_version(
             "{key} is not an API: only APIs have versions"
         )));
     }
-    let outcome = sqlite_versions::publish(&tx, id, draft, &source, &location)?;
+    let outcome = sqlite_versions::publish(&tx, id, draft, &source, &location, policy)?;
     if outcome != PublishOutcome::Unchanged {
         index_latest_version(&tx, id)?;
     }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::audience::Audience;
+use crate::changelog::{ChangelogEntry, Deprecation};
 use crate::db::DbError;
 use crate::entity::Entity;
 use crate::entity_ref::EntityRef;
@@ -387,6 +388,40 @@ pub trait CatalogStore: Send + Sync {
 
     /// A stored spec document by content hash.
     fn spec_document(&self, hash: &str) -> Result<Option<SpecDocument>, CatalogError>;
+
+    /// An API's changelog, newest first (empty for an unknown API).
+    fn changelog(&self, api: &EntityRef) -> Result<Vec<ChangelogEntry>, CatalogError>;
+
+    /// The newest `limit` changelog entries of the APIs `audience` may see, newest first.
+    fn recent_changelog(
+        &self,
+        audience: &Audience,
+        limit: usize,
+    ) -> Result<Vec<ChangelogEntry>, CatalogError>;
+
+    /// Replaces the owner's summary of a version's changelog entry (`None` or blank: back to
+    /// the generated one), recording who did it.
+    fn edit_changelog(
+        &self,
+        api: &EntityRef,
+        version: &str,
+        summary: Option<&str>,
+        by: &str,
+    ) -> Result<ChangelogEntry, CatalogError>;
+
+    /// Deprecates a stored version, whatever its descriptor says, until
+    /// [`undeprecate_version`](CatalogStore::undeprecate_version); a bad sunset is `Invalid`.
+    fn deprecate_version(
+        &self,
+        api: &EntityRef,
+        version: &str,
+        deprecation: &Deprecation,
+        by: &str,
+    ) -> Result<(), CatalogError>;
+
+    /// Withdraws a deprecation made through [`deprecate_version`](CatalogStore::deprecate_version);
+    /// `false` when there was none.
+    fn undeprecate_version(&self, api: &EntityRef, version: &str) -> Result<bool, CatalogError>;
 }
 
 /// Adds or updates entities reported by a caller outside any file or

@@ -52,6 +52,10 @@ pub struct ApiVersion {
     pub lifecycle: VersionLifecycle,
     /// How to move off it (for a deprecated version), if said.
     pub migration: Option<String>,
+    /// When it became deprecated (RFC 3339), for a deprecated version: an
+    /// owner's deprecation through the portal is laid over what the
+    /// descriptor says (see `sqlite_changelog`).
+    pub deprecated_at: Option<String>,
     /// The content hash of its spec document.
     pub spec_hash: String,
     /// The format of its spec document.

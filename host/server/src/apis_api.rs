@@ -115,6 +115,8 @@ struct VersionView {
     sunset: Option<String>,
     /// How to move off it.
     migration: Option<String>,
+    /// When it was deprecated (RFC 3339), for a deprecated version.
+    deprecated_at: Option<String>,
     /// When the catalogue first saw it (RFC 3339).
     published_at: String,
     /// When its document, lifecycle or environments last changed (RFC 3339).
@@ -187,6 +189,7 @@ impl VersionView {
             sunset: v.lifecycle.sunset().map(str::to_owned),
             version: v.version,
             migration: v.migration,
+            deprecated_at: v.deprecated_at,
             published_at: v.published_at,
             updated_at: v.updated_at,
             environments: v

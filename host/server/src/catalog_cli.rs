@@ -23,7 +23,7 @@ use crate::locations::{self, Target};
 /// Opens the catalogue of a configured data directory.
 pub fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
     let db = Database::open(&config.database_path())?;
-    Ok(SqliteStore::new(&db)?)
+    Ok(SqliteStore::new(&db)?.with_breaking_changes(config.catalog.breaking_changes))
 }
 
 /// What `catalog import` was asked to read, checked against `[catalog]`.

@@ -6,14 +6,17 @@
 //!   imported like any descriptor files;
 //! - a gateway, `portal`, whose connector (the bundled `connector-openapi`)
 //!   discovers the portal's own API from its `/openapi.json`, synced once the
-//!   server listens.
+//!   server listens;
+//! - a product per API group (Pet Store, Payments, Weather), each with a
+//!   `free` plan approved at once and a `pro` plan the owner approves.
 
 use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::Context as _;
-use portico_catalog::{CatalogStore, ImportOptions, import_paths};
+use portico_catalog::{CatalogStore, Database, ImportOptions, import_paths};
 
+use crate::apps::products::{self, Approval, PlanDraft, ProductDraft, QuotaPeriod};
 use crate::config::{Every, GatewaySettings, HumaneDuration};
 
 /// The demo gateway's name; its APIs come from the source `gateway:portal`.
@@ -59,6 +62,74 @@ pub fn seed(store: &dyn CatalogStore, data_dir: &Path) -> anyhow::Result<()> {
     let report = import_paths(store, &[dir], &ImportOptions::default())?;
     if let Some(problem) = report.rejected.first() {
         anyhow::bail!("the demo catalogue does not import: {problem}");
+    }
+    Ok(())
+}
+
+/// The demo products: (name, title, description, APIs).
+const PRODUCTS: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "pet-store",
+        "Pet Store",
+        "Adopt, list and look after pets.",
+        &["default/petstore"],
+    ),
+    (
+        "payments",
+        "Payments",
+        "Charge cards, refund orders and list payouts; with the legacy orders API.",
+        &["default/payments", "default/legacy-orders"],
+    ),
+    (
+        "weather",
+        "Weather",
+        "Forecasts and observations.",
+        &["default/weather"],
+    ),
+];
+
+/// Creates the demo products and their plans; products that exist are left alone.
+pub fn seed_products(db: &Database) -> anyhow::Result<()> {
+    let mut conn = db.conn();
+    for (name, title, description, apis) in PRODUCTS {
+        if products::by_name(&conn, name)?.is_some() {
+            continue;
+        }
+        let draft = ProductDraft {
+            name: (*name).into(),
+            title: (*title).into(),
+            description: (*description).into(),
+            visibility: "public".into(),
+            partner_groups: Vec::new(),
+            apis: apis.iter().map(|a| (*a).to_owned()).collect(),
+        };
+        let product = products::create(&mut conn, &draft, None)
+            .with_context(|| format!("cannot create the demo product {name}"))?;
+        for plan in [
+            PlanDraft {
+                name: "free".into(),
+                title: "Free".into(),
+                description: "To try the API: approved at once.".into(),
+                rate_limit: Some(10),
+                rate_period_secs: 1,
+                quota: Some(1000),
+                quota_period: QuotaPeriod::Day,
+                approval: Approval::Auto,
+            },
+            PlanDraft {
+                name: "pro".into(),
+                title: "Pro".into(),
+                description: "For production traffic: the owner approves.".into(),
+                rate_limit: Some(100),
+                rate_period_secs: 1,
+                quota: Some(100_000),
+                quota_period: QuotaPeriod::Month,
+                approval: Approval::Manual,
+            },
+        ] {
+            products::create_plan(&conn, product.id, &plan)
+                .with_context(|| format!("cannot create the demo plan {name}/{}", plan.name))?;
+        }
     }
     Ok(())
 }

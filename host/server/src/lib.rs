@@ -6,15 +6,18 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod apis_api;
 pub mod apps;
 pub mod apps_api;
-pub mod apis_api;
 pub mod branding;
 pub mod catalog_api;
 pub mod catalog_cli;
+pub mod changelog_api;
+pub mod changelog_feed;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod deprecation;
 pub mod docs;
 pub mod fetch;
 pub mod gateway_cli;

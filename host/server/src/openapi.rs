@@ -59,6 +59,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(api::router())
         .merge(catalog_api::router())
         .merge(apis_api::router())
+        .merge(crate::changelog_api::router())
         .merge(locations_api::router())
         .merge(plugins_api::router())
         .merge(identity_api::router())

@@ -134,7 +134,8 @@ pub fn prepare(config: Config) -> anyhow::Result<AppState> {
     })
     .context("cannot start the plugin runtime")?;
     let plugins = loader::load_all(&runtime, &config)?;
-    let catalog = Arc::new(SqliteStore::new(&db)?);
+    let catalog =
+        Arc::new(SqliteStore::new(&db)?.with_breaking_changes(config.catalog.breaking_changes));
     users::sync_roles(&db, &Roles::new(&config.auth)).context("cannot store the roles")?;
     if !users::any(&db)? && config.admin_token.is_none() {
         tracing::info!(

@@ -119,6 +119,14 @@ pub struct TryAnswer {
     pub curl: String,
 }
 
+impl TryAnswer {
+    /// Its `Deprecation` and `Sunset` headers (a deprecated version's), which the try API
+    /// repeats on its own response.
+    pub fn deprecation_headers(&self) -> axum::http::HeaderMap {
+        crate::deprecation::headers(&self.headers)
+    }
+}
+
 /// One response header.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct HeaderLine {
@@ -225,11 +233,11 @@ async fn try_api(
     caller: Caller,
     Path((namespace, name, version)): Path<(String, String, String)>,
     JsonBody(call): JsonBody<TryCall>,
-) -> Result<Json<TryAnswer>, TryError> {
+) -> Result<(axum::http::HeaderMap, Json<TryAnswer>), TryError> {
     let api = EntityRef::new("api", namespace, name);
     try_operation(&state, &caller, &api, &version, &call)
         .await
-        .map(Json)
+        .map(|answer| (answer.deprecation_headers(), Json(answer)))
 }
 
 /// A version's declared servers and the operations of its spec.
@@ -334,6 +342,11 @@ pub async fn call_target(
             (result, usage)
         }
     };
+    // A deprecated version's answers say so (RFC 9745, RFC 8594).
+    let result = result.map(|mut answer| {
+        crate::deprecation::mark(&target.version, &mut answer.headers);
+        answer
+    });
     if let Some(mut event) = usage {
         event.status = match &result {
             Ok(answer) => answer.status,

@@ -5,9 +5,13 @@
 //! sanitised branding; they need no JavaScript. With white-label branding,
 //! nothing on a page names Portico or shows its logo.
 
+mod api_access;
+mod approvals;
+mod apps;
 mod assets;
 mod auth;
 mod catalog;
+mod changelog;
 mod directory;
 mod docs;
 mod entity;
@@ -53,9 +57,15 @@ pub fn router() -> Router<AppState> {
         .merge(entity::router())
         .merge(docs::router())
         .merge(tryit::router())
+        .merge(changelog::router())
         .merge(assets::router())
         .merge(auth::router())
         .merge(oidc::router())
+        .merge(apps::router())
+        .merge(api_access::router())
+        .merge(approvals::router())
+        // After the access layer: the header's links depend on the caller.
+        .layer(axum::middleware::from_fn(apps::header_links))
 }
 
 /// What every page shares: title, theme, header and footer.
@@ -74,6 +84,8 @@ struct Chrome {
     monogram: String,
     favicon: String,
     footer_links: Vec<FooterLink>,
+    /// The header's links for the caller.
+    links: apps::HeaderLinks,
 }
 
 impl Chrome {
@@ -108,6 +120,7 @@ impl Chrome {
             custom_css: branding.custom_css,
             footer_links: branding.footer_links,
             name: branding.name,
+            links: apps::HeaderLinks::current(),
         }
     }
 }

@@ -14,7 +14,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use serde::Deserialize;
@@ -26,7 +26,6 @@ use crate::apps::keys::Environment;
 use crate::apps::usage::Source;
 use crate::apps::verify::{Denial, Grant, Target};
 use crate::problem::Problem;
-use crate::query::QueryParams;
 use crate::state::AppState;
 
 /// The route.
@@ -49,7 +48,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The query of a verification.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
 struct VerifyQuery {
     /// The API called (`namespace/name`); default: the API whose declared
     /// server matches the forwarded host and path.
@@ -90,12 +88,8 @@ struct VerifyBody {
         (status = 401, description = "No key, or a malformed, unknown, expired or revoked one", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The wrong environment, no approved subscription, or out of the key's scopes", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "The plan's rate limit or quota is reached (see `Retry-After`)", body = Problem, content_type = "application/problem+json")))]
-async fn verify_get(
-    State(state): State<AppState>,
-    QueryParams(query): QueryParams<VerifyQuery>,
-    headers: HeaderMap,
-) -> Response {
-    verify(&state, query, &headers, VerifyBody::default()).await
+async fn verify_get(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    verify(&state, &uri, &headers, VerifyBody::default()).await
 }
 
 /// `POST /api/v1/keys/verify`: as `GET`, or with a JSON body
@@ -111,7 +105,7 @@ async fn verify_get(
         (status = 429, description = "The plan's rate limit or quota is reached (see `Retry-After`)", body = Problem, content_type = "application/problem+json")))]
 async fn verify_post(
     State(state): State<AppState>,
-    QueryParams(query): QueryParams<VerifyQuery>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -130,24 +124,19 @@ async fn verify_post(
             }
         }
     };
-    verify(&state, query, &headers, body).await
+    verify(&state, &uri, &headers, body).await
 }
 
 /// Any other method: as `GET` (gateways may forward the original method).
-async fn verify_other(
-    State(state): State<AppState>,
-    QueryParams(query): QueryParams<VerifyQuery>,
-    headers: HeaderMap,
-) -> Response {
-    verify(&state, query, &headers, VerifyBody::default()).await
+async fn verify_other(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    verify(&state, &uri, &headers, VerifyBody::default()).await
 }
 
-async fn verify(
-    state: &AppState,
-    query: VerifyQuery,
-    headers: &HeaderMap,
-    body: VerifyBody,
-) -> Response {
+async fn verify(state: &AppState, uri: &Uri, headers: &HeaderMap, body: VerifyBody) -> Response {
+    let query = match gateway_query(uri, headers) {
+        Ok(query) => query,
+        Err(why) => return problem(400, "bad-request", why, None),
+    };
     let environment = match body.environment.as_deref().or(query.environment.as_deref()) {
         None => None,
         Some(text) => match Environment::parse(text) {
@@ -198,6 +187,29 @@ async fn verify(
         Ok(grant) => granted(grant),
         Err(denial) => denied(&denial, query.limits_as == Some(403)),
     }
+}
+
+/// The verification's own query: what the gateway's configuration put on the
+/// verify URL. Caddy's `forward_auth` keeps the caller's query when its `uri`
+/// has none, so a query equal to the forwarded request's is the caller's and
+/// is ignored: a caller never chooses the API or environment checked.
+fn gateway_query(uri: &Uri, headers: &HeaderMap) -> Result<VerifyQuery, String> {
+    let Some(own) = uri.query().filter(|q| !q.is_empty()) else {
+        return Ok(VerifyQuery::default());
+    };
+    let forwarded = ["x-forwarded-uri", "x-original-uri"]
+        .iter()
+        .filter_map(|name| headers.get(*name)?.to_str().ok())
+        .filter_map(|original| {
+            original
+                .split_once('?')
+                .map(|(_, q)| q.split('#').next().unwrap_or(q))
+        })
+        .any(|callers| callers == own);
+    if forwarded {
+        return Ok(VerifyQuery::default());
+    }
+    serde_urlencoded::from_str(own).map_err(|e| format!("the query string is malformed: {e}"))
 }
 
 fn granted(grant: Grant) -> Response {

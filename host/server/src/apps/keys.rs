@@ -1,8 +1,10 @@
 //! API keys: `pt_test_…` for the sandbox and `pt_live_…` for production,
-//! 40 random base62 characters (238 bits) after the tag. Only the SHA-256 of
-//! a key is stored, with its visible prefix (the tag and 12 characters), by
-//! which a key is found before its hash is compared in constant time. A key
-//! is shown once, when it is created or rotated in.
+//! then 12 random base62 characters, `:` and 28 more (40 in all, 238 bits).
+//! The colon makes every key a `keyId:keySecret` pair, the form gateways such
+//! as Express Gateway require. Only the SHA-256 of a key is stored, with its
+//! visible prefix (the tag and the 12 characters before the colon), by which
+//! a key is found before its hash is compared in constant time. A key is
+//! shown once, when it is created or rotated in.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -14,8 +16,10 @@ use crate::identity::now_secs;
 
 /// The random characters after the tag.
 const SECRET_CHARS: usize = 40;
-/// The random characters kept in the visible prefix.
+/// The random characters kept in the visible prefix, before the colon.
 const PREFIX_CHARS: usize = 12;
+/// A key's length: the tag, the prefix's characters, the colon, the rest.
+const KEY_LEN: usize = 8 + SECRET_CHARS + 1;
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /// The longest overlap a rotation may grant the old key.
 pub const MAX_OVERLAP_SECS: i64 = 30 * 86_400;
@@ -86,14 +90,17 @@ impl std::fmt::Debug for ApiKey {
 impl ApiKey {
     /// A new random key for `environment`.
     pub fn generate(environment: Environment) -> ApiKey {
-        let mut key = String::with_capacity(8 + SECRET_CHARS);
+        let mut key = String::with_capacity(KEY_LEN);
         key.push_str(environment.tag());
         let mut bytes = [0u8; 64];
-        while key.len() < 8 + SECRET_CHARS {
+        while key.len() < KEY_LEN {
             getrandom::fill(&mut bytes).expect("the operating system's random source");
             // 62 * 4 = 248: rejecting 248..=255 keeps every character equally likely.
             for b in bytes.iter().filter(|b| **b < 248) {
-                if key.len() == 8 + SECRET_CHARS {
+                if key.len() == 8 + PREFIX_CHARS {
+                    key.push(':');
+                }
+                if key.len() == KEY_LEN {
                     break;
                 }
                 key.push(BASE62[(*b % 62) as usize] as char);
@@ -111,8 +118,18 @@ impl ApiKey {
         else {
             return Err("an API key starts with `pt_test_` or `pt_live_`");
         };
-        if rest.len() != SECRET_CHARS || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err("an API key has 40 letters and digits after its `pt_test_` or `pt_live_`");
+        let well_formed = rest.len() == SECRET_CHARS + 1
+            && rest.bytes().enumerate().all(|(i, b)| {
+                if i == PREFIX_CHARS {
+                    b == b':'
+                } else {
+                    b.is_ascii_alphanumeric()
+                }
+            });
+        if !well_formed {
+            return Err(
+                "an API key is `pt_test_` or `pt_live_`, 12 letters and digits, `:` and 28 more",
+            );
         }
         Ok(ApiKey(text.to_owned()))
     }
@@ -493,7 +510,8 @@ mod tests {
     fn keys_are_random_base62_with_a_tag_and_parse_back() {
         let key = ApiKey::generate(Environment::Sandbox);
         assert!(key.expose().starts_with("pt_test_"));
-        assert_eq!(key.expose().len(), 48);
+        assert_eq!(key.expose().len(), 49);
+        assert_eq!(key.expose().find(':'), Some(20));
         assert_eq!(ApiKey::parse(key.expose()).unwrap(), key);
         assert_eq!(key.environment(), Environment::Sandbox);
         assert_eq!(key.prefix().len(), 20);
@@ -504,8 +522,9 @@ mod tests {
         for bad in [
             "",
             "pt_test_short",
-            "sk_live_0123456789012345678901234567890123456789",
-            &format!("{}!", &key.expose()[..47]),
+            "sk_live_012345678901:2345678901234567890123456789",
+            &format!("{}!", &key.expose()[..48]),
+            &key.expose().replace(':', "0"),
         ] {
             assert!(ApiKey::parse(bad).is_err(), "{bad}");
         }

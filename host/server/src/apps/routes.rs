@@ -5,7 +5,7 @@
 //! is rebuilt when the catalogue's generation moves, checked at most every
 //! [`CHECK_EVERY`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,8 @@ use super::verify::Target;
 
 /// How often the catalogue's generation is checked.
 pub const CHECK_EVERY: Duration = Duration::from_secs(2);
+/// How often a call the table cannot place may make it check again.
+pub const RECHECK_AFTER_MISS: Duration = Duration::from_millis(100);
 
 /// What a request is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,11 +56,22 @@ impl Routes {
         }
     }
 
-    /// The current table.
+    /// The current table, checked against the catalogue every [`CHECK_EVERY`].
     pub async fn table(&self) -> Arc<RouteTable> {
+        self.table_within(CHECK_EVERY).await
+    }
+
+    /// The table checked against the catalogue now, unless that was done in
+    /// the last [`RECHECK_AFTER_MISS`]: for a call the table could not place,
+    /// which may name what the catalogue just received.
+    pub async fn table_after_miss(&self) -> Arc<RouteTable> {
+        self.table_within(RECHECK_AFTER_MISS).await
+    }
+
+    async fn table_within(&self, max_age: Duration) -> Arc<RouteTable> {
         let generation = {
             let cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
-            if cached.checked.is_some_and(|at| at.elapsed() < CHECK_EVERY) {
+            if cached.checked.is_some_and(|at| at.elapsed() < max_age) {
                 return cached.table.clone();
             }
             cached.generation
@@ -94,6 +107,8 @@ impl Routes {
 pub struct RouteTable {
     servers: HashMap<String, Vec<ServerRoute>>,
     operations: HashMap<Arc<str>, Vec<OperationRoute>>,
+    /// Every API in the catalogue, by reference.
+    apis: HashSet<Arc<str>>,
 }
 
 struct ServerRoute {
@@ -155,7 +170,13 @@ impl RouteTable {
                 });
         }
         for routes in table.servers.values_mut() {
-            routes.sort_by(|a, b| b.base.len().cmp(&a.base.len()));
+            routes.sort_by_key(|r| std::cmp::Reverse(r.base.len()));
+        }
+        let mut statement =
+            conn.prepare("SELECT ref_key FROM entities WHERE ref_key LIKE 'api:%'")?;
+        for api in statement.query_map([], |r| r.get::<_, String>(0))? {
+            let api = intern(api?);
+            table.apis.insert(api);
         }
         let mut statement = conn.prepare(
             "SELECT e.ref_key, o.method, o.path FROM api_operations o
@@ -227,7 +248,20 @@ impl RouteTable {
         });
         let api: Arc<str> = match (api, server) {
             (_, Some(server)) => server.api.clone(),
-            (Some(api), None) => api.into(),
+            (Some(api), None) => {
+                if servers
+                    .is_some_and(|routes| routes.iter().any(|s| under(path, &s.base).is_some()))
+                {
+                    // The call went to another API's server: naming this one changes nothing.
+                    return Err(format!(
+                        "the call went to a server of another API than `{api}`"
+                    ));
+                }
+                if !self.apis.contains(api.as_str()) {
+                    return Err(format!("there is no API `{api}`"));
+                }
+                api.into()
+            }
             (None, None) => {
                 return Err(match &target.host {
                     Some(h) => format!(
@@ -302,6 +336,7 @@ mod tests {
     fn table() -> RouteTable {
         let mut table = RouteTable::default();
         let api: Arc<str> = "api:default/petstore".into();
+        table.apis.insert(api.clone());
         table.servers.insert(
             "127.0.0.1:8080".into(),
             vec![
@@ -398,6 +433,17 @@ mod tests {
     #[test]
     fn a_named_api_needs_no_server_and_ports_default_by_scheme() {
         let table = table();
+        // Naming an API never moves a call that went to another API's server.
+        assert!(
+            table
+                .resolve(&target(
+                    Some("127.0.0.1:8080"),
+                    Some("orders"),
+                    "/v1/pets/1"
+                ))
+                .is_err()
+        );
+        assert!(table.resolve(&target(None, Some("nope"), "/")).is_err());
         let named = table
             .resolve(&target(None, Some("petstore"), "/pets/1"))
             .unwrap();

@@ -19,6 +19,8 @@ use rusqlite::params;
 const QUEUE: usize = 65_536;
 /// Events written per transaction, at most.
 const BATCH: usize = 4096;
+/// How long events gather between batches while they keep coming.
+const GATHER: Duration = Duration::from_millis(10);
 
 /// Where an event comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,17 +112,24 @@ impl UsageLog {
 }
 
 fn write_batches(db: &Database, receiver: &Receiver<UsageEvent>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    // Parked in `recv` only while idle. Under load the writer sleeps and then
+    // drains what gathered: a sender finds no receiver parked and wakes
+    // nobody. Waking it for every event (a futex call and a context switch
+    // per verification) was the largest single cost of verifying keys.
     while let Ok(first) = receiver.recv() {
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match receiver.recv_timeout(Duration::from_millis(2)) {
-                Ok(event) => batch.push(event),
-                Err(_) => break,
+        batch.push(first);
+        loop {
+            std::thread::sleep(GATHER);
+            batch.extend(receiver.try_iter().take(BATCH - batch.len()));
+            if batch.is_empty() {
+                break;
             }
-        }
-        if let Err(error) = write(db, &batch) {
-            metrics::counter!("portico_usage_dropped_total").increment(batch.len() as u64);
-            tracing::error!(%error, events = batch.len(), "cannot write usage events");
+            if let Err(error) = write(db, &batch) {
+                metrics::counter!("portico_usage_dropped_total").increment(batch.len() as u64);
+                tracing::error!(%error, events = batch.len(), "cannot write usage events");
+            }
+            batch.clear();
         }
     }
 }

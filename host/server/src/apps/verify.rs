@@ -373,8 +373,15 @@ impl Verifier {
         if record.expires_at.is_some_and(|at| at <= now) {
             return Err(Denial::Expired);
         }
-        let table = self.routes.table().await;
-        let resolved = table.resolve(target).map_err(Denial::UnknownApi)?;
+        let resolved = match self.routes.table().await.resolve(target) {
+            Ok(resolved) => resolved,
+            Err(_) => self
+                .routes
+                .table_after_miss()
+                .await
+                .resolve(target)
+                .map_err(Denial::UnknownApi)?,
+        };
         event.api_ref = Some(resolved.api.clone());
         event.operation = resolved.operation.clone();
         let server = target

@@ -1,11 +1,12 @@
 //! `[catalog]`: where the catalogue may read descriptors from (URL hosts and
-//! local directories), what happens to entities a source stops reporting, and
-//! how often registered locations are read again.
+//! local directories), what happens to entities a source stops reporting, how
+//! often registered locations are read again, and whether breaking changes
+//! without a major version bump are published.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use portico_catalog::OrphanPolicy;
+use portico_catalog::{BreakingChanges, OrphanPolicy};
 use portico_runtime::{AllowedHost, OutboundPolicy};
 use serde::Deserialize;
 
@@ -30,6 +31,10 @@ pub struct CatalogSettings {
     /// Seconds between re-reads of the file and URL locations the server may
     /// read; 0: never.
     pub refresh_interval_secs: u64,
+    /// What publishing a version whose changes break clients, without a
+    /// major version bump, does: `warn` (publish it; its changelog entry says
+    /// so) or `refuse` (the import reports it and keeps the previous version).
+    pub breaking_changes: BreakingChanges,
 }
 
 impl Default for CatalogSettings {
@@ -40,6 +45,7 @@ impl Default for CatalogSettings {
             roots: Vec::new(),
             orphans: OrphanPolicy::Keep,
             refresh_interval_secs: 300,
+            breaking_changes: BreakingChanges::Warn,
         }
     }
 }
@@ -72,6 +78,19 @@ mod tests {
         assert!(c.outbound_policy().unwrap().allowed.is_empty());
         assert_eq!(c.orphans, OrphanPolicy::Keep);
         assert_eq!(c.refresh_interval_secs, 300);
+        assert_eq!(c.breaking_changes, BreakingChanges::Warn);
+    }
+
+    #[test]
+    fn breaking_changes_may_be_refused_and_other_words_are_named() {
+        let c = Config::parse("[catalog]\nbreaking_changes = \"refuse\"")
+            .unwrap()
+            .catalog;
+        assert_eq!(c.breaking_changes, BreakingChanges::Refuse);
+        let err = Config::parse("[catalog]\nbreaking_changes = \"block\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("block"), "{err}");
     }
 
     #[test]

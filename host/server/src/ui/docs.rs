@@ -219,6 +219,8 @@ struct DocsPage {
     docs: Option<Arc<RenderedDocs>>,
     error: Option<&'static str>,
     try_it: TryIt,
+    /// The banner of a deprecated version.
+    deprecation: Option<crate::deprecation::Notice>,
 }
 
 /// A version in the page's version list.
@@ -273,6 +275,11 @@ async fn page(
         let mut listing = std::hash::DefaultHasher::new();
         for v in &loaded.versions {
             std::hash::Hash::hash(&v.version, &mut listing);
+            // A deprecation changes the banner.
+            std::hash::Hash::hash(
+                &(&v.deprecated_at, v.lifecycle.sunset(), &v.migration),
+                &mut listing,
+            );
         }
         std::hash::Hash::hash(&caller.csrf, &mut listing);
         format!(
@@ -337,6 +344,7 @@ async fn page(
         toc,
         try_it,
         error: outcome.as_ref().err().copied(),
+        deprecation: loaded.shown.as_ref().and_then(crate::deprecation::notice),
         docs: outcome.ok(),
         version: shown,
         title,

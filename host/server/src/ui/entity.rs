@@ -246,6 +246,8 @@ struct ApiPage {
     operations: Vec<OperationView>,
     /// The latest version's rendered docs, if the API has versions.
     docs_href: Option<String>,
+    /// The products offering the API, and how the reader gets a key.
+    access: super::api_access::Access,
 }
 
 /// One version in the API page's list.
@@ -462,6 +464,7 @@ async fn api_page(
             .map(OperationView::new)
             .collect(),
         docs_href,
+        access: super::api_access::Access::for_api(&state, &caller, &me).await,
     })
 }
 

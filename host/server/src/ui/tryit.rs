@@ -352,6 +352,8 @@ struct TryPage {
     error: Option<String>,
     form: Option<TryForm>,
     reset: Option<ResetForm>,
+    /// The banner of a deprecated version.
+    deprecation: Option<crate::deprecation::Notice>,
 }
 
 async fn submit(
@@ -375,6 +377,7 @@ async fn submit(
                 Err(error),
                 None,
                 None,
+                None,
             );
         }
     };
@@ -395,7 +398,18 @@ async fn submit(
     });
     let reset = sandbox::wanted(&target, &call)
         .then(|| ResetForm::new(&api, &target.version.version, &csrf));
-    page(&state, &api, &version, &call, anchor, result, form, reset)
+    let deprecation = crate::deprecation::notice(&target.version);
+    page(
+        &state,
+        &api,
+        &version,
+        &call,
+        anchor,
+        result,
+        form,
+        reset,
+        deprecation,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -408,6 +422,7 @@ fn page(
     result: Result<TryAnswer, TryError>,
     form: Option<TryForm>,
     reset: Option<ResetForm>,
+    deprecation: Option<crate::deprecation::Notice>,
 ) -> Response {
     let status = match &result {
         Ok(_) => StatusCode::OK,
@@ -417,6 +432,7 @@ fn page(
         Ok(answer) => (Some(answer), None),
         Err(error) => (None, Some(error.to_string())),
     };
+    let deprecation_headers = answer.as_ref().map(TryAnswer::deprecation_headers);
     let page = TryPage {
         chrome: Chrome::new(
             state.branding(),
@@ -438,9 +454,13 @@ fn page(
         error,
         form,
         reset,
+        deprecation,
     };
     let mut response = render(&page);
     *response.status_mut() = status;
+    response
+        .headers_mut()
+        .extend(deprecation_headers.unwrap_or_default());
     // The page holds what the developer sent and got back: never cache it.
     response
         .headers_mut()
