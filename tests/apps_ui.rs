@@ -186,7 +186,7 @@ async fn a_new_key_is_shown_once_uncached_and_never_again() {
     assert_eq!(created.headers()[CACHE_CONTROL], "no-store");
     let html = created.text().await.unwrap();
     let key = shown_key(&html);
-    assert!(key.starts_with("pt_live_") && key.len() == 48, "{key}");
+    assert!(key.starts_with("pt_live_") && key.len() == 49, "{key}");
     assert_eq!(html.matches(&key).count(), 1, "the key is on the page once");
     assert!(html.contains("This is the only time this key is shown: copy it now"));
     assert!(html.contains(" readonly"));
