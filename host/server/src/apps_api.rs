@@ -5,7 +5,7 @@
 //! without the key, and forgets the verifier's cache at once.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -18,7 +18,7 @@ use crate::apps::subscriptions::{self, App, AppDraft, Subscription};
 use crate::apps::{AppsError, account, check_app_access, products, with_db};
 use crate::identity::Caller;
 use crate::identity::audit::{self, Outcome};
-use crate::problem::{ApiError, JsonBody, Problem};
+use crate::problem::{ApiError, ApiPath, JsonBody, Problem};
 use crate::state::AppState;
 
 /// Routes of this module, with their OpenAPI descriptions.
@@ -123,7 +123,7 @@ async fn create_app(
 async fn get_app(
     caller: Caller,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<App>, ApiError> {
     let app = with_db(&state, move |conn| {
         check_app_access(conn, &caller, id)?;
@@ -146,7 +146,7 @@ async fn get_app(
 async fn delete_app(
     caller: Caller,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     let checker = caller.clone();
     // Revoked first, so the gateways are told while the credentials are on record.
@@ -190,7 +190,7 @@ async fn delete_app(
 async fn subscribe(
     caller: Caller,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     JsonBody(body): JsonBody<SubscribeBody>,
 ) -> Result<(StatusCode, Json<Subscription>), ApiError> {
     let checker = caller.clone();
@@ -230,7 +230,7 @@ async fn subscribe(
 async fn unsubscribe(
     caller: Caller,
     State(state): State<AppState>,
-    Path((id, subscription_id)): Path<(i64, i64)>,
+    ApiPath((id, subscription_id)): ApiPath<(i64, i64)>,
 ) -> Result<StatusCode, ApiError> {
     let checker = caller.clone();
     with_db(&state, move |conn| {
@@ -267,7 +267,7 @@ async fn unsubscribe(
 async fn list_keys(
     caller: Caller,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<KeyView>>, ApiError> {
     let found = with_db(&state, move |conn| {
         check_app_access(conn, &caller, id)?;
@@ -293,7 +293,7 @@ async fn list_keys(
 async fn create_key(
     caller: Caller,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     JsonBody(draft): JsonBody<KeyDraft>,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
     let created = issue_key(&state, &caller, id, draft).await?;
@@ -378,7 +378,7 @@ fn check_key(
 async fn revoke_key(
     caller: Caller,
     State(state): State<AppState>,
-    Path((id, key_id)): Path<(i64, i64)>,
+    ApiPath((id, key_id)): ApiPath<(i64, i64)>,
 ) -> Result<Json<KeyView>, ApiError> {
     let view = revoke(&state, &caller, id, key_id).await?;
     Ok(Json(view))
@@ -426,7 +426,7 @@ pub(crate) async fn revoke(
 async fn rotate_key(
     caller: Caller,
     State(state): State<AppState>,
-    Path((id, key_id)): Path<(i64, i64)>,
+    ApiPath((id, key_id)): ApiPath<(i64, i64)>,
     JsonBody(body): JsonBody<RotateBody>,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
     let created = rotate(&state, &caller, id, key_id, body.overlap_secs).await?;

@@ -141,6 +141,7 @@ struct DeprecationInput {
 
 /// `?limit=`.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct LimitQuery {
     /// How many entries (default 50, at most 200).

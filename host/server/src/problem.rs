@@ -112,6 +112,29 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Path parameters whose rejection (an id that is no number, or too big for
+/// one) is a problem+json 404: nothing has that id.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<S>
+    for ApiPath<T>
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => Err(ApiError::NotFound(format!(
+                "nothing has that id: {}",
+                rejection.body_text()
+            ))),
+        }
+    }
+}
+
 /// A JSON request body whose rejection (malformed JSON, wrong fields, wrong
 /// content type) is problem+json like every other error.
 pub struct JsonBody<T>(pub T);

@@ -4,7 +4,7 @@
 //! a product is changed, and its subscriptions decided, by its owner or an admin.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -17,7 +17,7 @@ use crate::apps::{AppsError, with_db};
 use crate::apps_api::audited;
 use crate::identity::Caller;
 use crate::identity::roles::ADMIN;
-use crate::problem::{ApiError, JsonBody, Problem};
+use crate::problem::{ApiError, ApiPath, JsonBody, Problem};
 use crate::state::AppState;
 
 /// Routes of this module, with their OpenAPI descriptions.
@@ -125,7 +125,7 @@ async fn create_product(
 async fn get_product(
     caller: Caller,
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Json<Product>, ApiError> {
     Ok(Json(
         with_db(&state, move |conn| visible_product(conn, &caller, &name)).await?,
@@ -147,7 +147,7 @@ async fn get_product(
 async fn update_product(
     caller: Caller,
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     JsonBody(draft): JsonBody<ProductDraft>,
 ) -> Result<Json<Product>, ApiError> {
     if draft.name != name {
@@ -187,7 +187,7 @@ async fn update_product(
 async fn delete_product(
     caller: Caller,
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let checker = caller.clone();
     let target = format!("product:{name}");
@@ -202,7 +202,7 @@ async fn delete_product(
         &caller,
         "product.delete",
         target,
-        serde_json::Value::Null,
+        serde_json::json!({}),
     )
     .await;
     Ok(StatusCode::NO_CONTENT)
@@ -223,7 +223,7 @@ async fn delete_product(
 async fn create_plan(
     caller: Caller,
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     JsonBody(draft): JsonBody<PlanDraft>,
 ) -> Result<(StatusCode, Json<Plan>), ApiError> {
     let checker = caller.clone();
@@ -259,7 +259,7 @@ async fn create_plan(
 async fn update_plan(
     caller: Caller,
     State(state): State<AppState>,
-    Path((name, plan_name)): Path<(String, String)>,
+    ApiPath((name, plan_name)): ApiPath<(String, String)>,
     JsonBody(draft): JsonBody<PlanDraft>,
 ) -> Result<Json<Plan>, ApiError> {
     if draft.name != plan_name {
@@ -328,6 +328,7 @@ pub(crate) fn deciding_for(caller: &Caller) -> Option<i64> {
     security(("admin_token" = []), ("session" = [])),
     responses(
         (status = 200, description = "The approved subscription", body = Subscription),
+        (status = 400, description = "No JSON body (send `{}` for no note), or a malformed one", body = Problem, content_type = PROBLEM),
         (status = 401, description = "Not signed in", body = Problem, content_type = PROBLEM),
         (status = 403, description = "Not the product's owner or an admin", body = Problem, content_type = PROBLEM),
         (status = 404, description = "No such subscription", body = Problem, content_type = PROBLEM),
@@ -335,7 +336,7 @@ pub(crate) fn deciding_for(caller: &Caller) -> Option<i64> {
 async fn approve(
     caller: Caller,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     JsonBody(decision): JsonBody<Decision>,
 ) -> Result<Json<Subscription>, ApiError> {
     Ok(Json(
@@ -350,6 +351,7 @@ async fn approve(
     security(("admin_token" = []), ("session" = [])),
     responses(
         (status = 200, description = "The rejected subscription", body = Subscription),
+        (status = 400, description = "No JSON body (send `{}` for no note), or a malformed one", body = Problem, content_type = PROBLEM),
         (status = 401, description = "Not signed in", body = Problem, content_type = PROBLEM),
         (status = 403, description = "Not the product's owner or an admin", body = Problem, content_type = PROBLEM),
         (status = 404, description = "No such subscription", body = Problem, content_type = PROBLEM),
@@ -357,7 +359,7 @@ async fn approve(
 async fn reject(
     caller: Caller,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     JsonBody(decision): JsonBody<Decision>,
 ) -> Result<Json<Subscription>, ApiError> {
     Ok(Json(

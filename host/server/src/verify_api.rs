@@ -16,7 +16,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::MethodRouter;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -33,16 +32,8 @@ pub const VERIFY: &str = "/api/v1/keys/verify";
 
 /// Routes of this module, with their OpenAPI descriptions.
 pub fn router() -> OpenApiRouter<AppState> {
-    // Gateways forward the original method (nginx subrequests may), so every
-    // method is answered; GET and POST are the documented ones.
-    let other_methods: MethodRouter<AppState> = MethodRouter::new()
-        .put(verify_other)
-        .patch(verify_other)
-        .delete(verify_other)
-        .options(verify_other);
-    OpenApiRouter::new()
-        .routes(routes!(verify_get, verify_post))
-        .route(VERIFY, other_methods)
+    // Caddy's forward_auth and nginx's auth_request subrequests both send GET.
+    OpenApiRouter::new().routes(routes!(verify_get, verify_post))
 }
 
 /// The query of a verification.
@@ -125,11 +116,6 @@ async fn verify_post(
         }
     };
     verify(&state, &uri, &headers, body).await
-}
-
-/// Any other method: as `GET` (gateways may forward the original method).
-async fn verify_other(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
-    verify(&state, &uri, &headers, VerifyBody::default()).await
 }
 
 async fn verify(state: &AppState, uri: &Uri, headers: &HeaderMap, body: VerifyBody) -> Response {
