@@ -145,6 +145,7 @@ struct DeprecationInput {
 #[serde(deny_unknown_fields)]
 struct LimitQuery {
     /// How many entries (default 50, at most 200).
+    #[serde(default, deserialize_with = "crate::query::count")]
     limit: Option<usize>,
 }
 
