@@ -25,7 +25,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::apps::keys::Environment;
+use crate::apps::keys::{ApiKey, Environment};
 use crate::apps::usage::{Source, UsageEvent};
 use crate::apps::verify::{Denial, Target};
 use crate::fetch::{FetchError, FetchLimits, HttpClient};
@@ -391,7 +391,7 @@ async fn check_portal_key(
     let Some(credential) = call.credential.as_deref().map(str::trim) else {
         return Ok(None);
     };
-    if !(credential.starts_with("pt_test_") || credential.starts_with("pt_live_")) {
+    if !ApiKey::is_claimed_by(credential) {
         return Ok(None);
     }
     let (environment, source) = if synthetic {

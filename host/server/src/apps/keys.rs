@@ -109,6 +109,14 @@ impl ApiKey {
         ApiKey(key)
     }
 
+    /// Whether a credential claims to be a portal key (by its tag), whether or
+    /// not it is well formed: such credentials are checked, not passed on blindly.
+    pub fn is_claimed_by(text: &str) -> bool {
+        let text = text.trim();
+        text.starts_with(Environment::Sandbox.tag())
+            || text.starts_with(Environment::Production.tag())
+    }
+
     /// Parses what a caller sent; the error says what is wrong, never the key.
     pub fn parse(text: &str) -> Result<ApiKey, &'static str> {
         let text = text.trim();

@@ -39,7 +39,8 @@ impl QuotaPeriod {
         }
     }
 
-    fn parse(text: &str) -> QuotaPeriod {
+    /// From its stored name; anything else reads as a day.
+    pub(crate) fn parse(text: &str) -> QuotaPeriod {
         match text {
             "minute" => QuotaPeriod::Minute,
             "hour" => QuotaPeriod::Hour,

@@ -600,14 +600,10 @@ fn load(conn: &Connection, prefix: &str) -> Result<Option<KeyRecord>, rusqlite::
                 .collect::<Result<_, _>>()?,
             rate: rate
                 .map(|limit| Arc::new(Gcra::new(limit as u64, Duration::from_secs(period as u64)))),
-            quota: quota.map(|q| (q as u64, quota_period_of(&quota_period))),
+            quota: quota.map(|q| (q as u64, QuotaPeriod::parse(&quota_period))),
         });
     }
     Ok(Some(record))
-}
-
-fn quota_period_of(text: &str) -> QuotaPeriod {
-    serde_json::from_value(serde_json::Value::String(text.to_owned())).unwrap_or(QuotaPeriod::Day)
 }
 
 /// A key's scopes: `read` allows safe methods only; `api:…` scopes name the

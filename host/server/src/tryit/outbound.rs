@@ -221,8 +221,7 @@ pub fn build(
         // A portal key for an operation that declares no scheme goes where
         // gateways checking it with the portal's verify endpoint look first.
         let portal_key = CredentialPlace::Header("X-API-Key".into());
-        let is_portal_key =
-            credential.starts_with("pt_test_") || credential.starts_with("pt_live_");
+        let is_portal_key = crate::apps::keys::ApiKey::is_claimed_by(credential);
         let place = match op.credential.as_ref() {
             Some(place) => place,
             None if is_portal_key => &portal_key,
