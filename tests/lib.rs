@@ -112,6 +112,10 @@ pub struct AppSpec {
     pub gateways: Vec<GatewaySettings>,
     /// `[tryit]`.
     pub tryit: portico::tryit::TrySettings,
+    /// `[webhooks]`.
+    pub webhooks: portico::config::WebhookSettings,
+    /// `[usage]`.
+    pub usage: portico::config::UsageSettings,
 }
 
 /// A fresh configuration on port 0 with a temporary data directory.
@@ -166,6 +170,8 @@ pub async fn try_spawn_app(spec: AppSpec) -> anyhow::Result<TestApp> {
     config.plugins.trusted_publishers = spec.trusted_publishers;
     config.gateways = spec.gateways;
     config.tryit = spec.tryit;
+    config.webhooks = spec.webhooks;
+    config.usage = spec.usage;
     let server = Server::start(config).await?;
     let base = format!("http://{}", server.addr);
     let client = reqwest::Client::builder()

@@ -471,6 +471,122 @@ const MIGRATIONS: &[M<'static>] = &[
     ALTER TABLE api_versions ADD COLUMN deprecated_at TEXT;
     UPDATE api_versions SET deprecated_at = updated_at WHERE lifecycle = 'deprecated';",
     ),
+    // Usage analytics and billing: an event may stand for a gateway's window
+    // of calls; roll-ups per minute, hour and day, by consumer (app, key) and
+    // by operation alone (what owners' and admins' dashboards read); what
+    // each usage source sent and refused; billing plans on product plans,
+    // and the invoices they issued (kept when an app is deleted).
+    M::up(
+        "ALTER TABLE usage_events ADD COLUMN calls INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE usage_events ADD COLUMN errors INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage_events ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE usage_by_consumer (
+        granularity TEXT NOT NULL CHECK (granularity IN ('minute', 'hour', 'day')),
+        bucket_ms INTEGER NOT NULL,
+        -- 0 and '' for unknown: NULLs would defeat the upsert's key
+        app_id INTEGER NOT NULL,
+        key_id INTEGER NOT NULL,
+        api_ref TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        -- the status's hundreds: 2 for 2xx
+        status_class INTEGER NOT NULL,
+        calls INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        -- a mergeable latency sketch (usage/sketch.rs)
+        latency BLOB NOT NULL,
+        PRIMARY KEY (app_id, granularity, bucket_ms, key_id, api_ref, operation, status_class)
+    ) WITHOUT ROWID;
+    CREATE INDEX usage_by_consumer_by_time ON usage_by_consumer (granularity, bucket_ms);
+    CREATE TABLE usage_by_operation (
+        granularity TEXT NOT NULL CHECK (granularity IN ('minute', 'hour', 'day')),
+        bucket_ms INTEGER NOT NULL,
+        api_ref TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        status_class INTEGER NOT NULL,
+        calls INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        latency BLOB NOT NULL,
+        PRIMARY KEY (granularity, bucket_ms, api_ref, operation, status_class)
+    ) WITHOUT ROWID;
+    CREATE INDEX usage_by_operation_by_api ON usage_by_operation (api_ref, granularity, bucket_ms);
+    CREATE TABLE usage_sources (
+        source TEXT PRIMARY KEY,
+        accepted INTEGER NOT NULL DEFAULT 0,
+        rejected INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        last_error_at INTEGER,
+        last_seen_at INTEGER,
+        -- where the next pull starts (`collect-usage`)
+        cursor TEXT
+    ) WITHOUT ROWID;
+    -- `<billing plugin id>/<billing plan id>`; NULL: not billed
+    ALTER TABLE plans ADD COLUMN billing TEXT;
+    -- the first call with a 2xx answer, for the time-to-first-call funnel
+    ALTER TABLE apps ADD COLUMN first_call_at INTEGER;
+    CREATE TABLE invoices (
+        id INTEGER PRIMARY KEY,
+        subscription_id INTEGER NOT NULL,
+        app_id INTEGER NOT NULL,
+        app_name TEXT NOT NULL,
+        owner_id INTEGER,
+        product TEXT NOT NULL,
+        plan TEXT NOT NULL,
+        billing TEXT NOT NULL,
+        -- milliseconds since the epoch; the end is exclusive
+        period_start INTEGER NOT NULL,
+        period_end INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('issued', 'failed')),
+        currency TEXT,
+        total_minor INTEGER,
+        -- a JSON array of {description, quantity, unit_price, amount}
+        lines TEXT NOT NULL DEFAULT '[]',
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        UNIQUE (subscription_id, period_start)
+    );
+    CREATE INDEX invoices_by_app ON invoices (app_id, period_start);",
+    ),
+    // Webhooks: one endpoint per app, with its signing secret; the outbox of
+    // deliveries, each with its payload frozen at creation and its retry
+    // state; the last changelog entry turned into events (starting at the
+    // newest, so that history already published notifies nobody).
+    M::up(
+        "CREATE TABLE webhooks (
+        app_id INTEGER PRIMARY KEY REFERENCES apps (id) ON DELETE CASCADE,
+        url TEXT NOT NULL,
+        -- `whsec_` and base64: the app owner's to verify with, never logged
+        secret TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE TABLE webhook_deliveries (
+        id INTEGER PRIMARY KEY,
+        app_id INTEGER NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+        event_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        changelog_id INTEGER NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_status INTEGER,
+        last_error TEXT,
+        -- unix milliseconds; also the lease of an attempt in flight
+        next_attempt_ms INTEGER,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        delivered_at TEXT,
+        UNIQUE (event_id, app_id)
+    );
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_ms);
+    CREATE INDEX webhook_deliveries_by_app ON webhook_deliveries (app_id, id);
+    CREATE TABLE webhook_cursor (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        changelog_id INTEGER NOT NULL
+    );
+    INSERT INTO webhook_cursor (id, changelog_id)
+        SELECT 1, coalesce(max(id), 0) FROM api_changelog;",
+    ),
 ];
 
 /// A handle on the portal's SQLite database; cheap to clone.

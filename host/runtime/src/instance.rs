@@ -178,6 +178,18 @@ impl PluginInstance {
             .await)
     }
 
+    /// `gateway-connector`: pulls usage recorded since `cursor`.
+    pub async fn collect_usage(
+        &self,
+        cursor: Option<&str>,
+        max_records: u32,
+    ) -> Result<connector::UsageBatch, CallError> {
+        call_connector!(self, "collect-usage", |store, b| b
+            .portico_plugin_connector()
+            .call_collect_usage(&mut store, cursor, max_records)
+            .await)
+    }
+
     /// `gateway-connector`: disables or deletes a credential.
     pub async fn revoke_credential(
         &self,

@@ -9,7 +9,6 @@ pub mod products;
 pub mod provision;
 pub mod routes;
 pub mod subscriptions;
-pub mod usage;
 pub mod verify;
 
 use crate::identity::Caller;

@@ -286,6 +286,8 @@ async fn deprecate(
     })
     .await
     .map(|()| StatusCode::NO_CONTENT);
+    // Subscribers hear of it now rather than at the dispatcher's next poll.
+    state.webhooks().wake();
     record_result(
         state.db(),
         &caller,

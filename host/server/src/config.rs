@@ -17,6 +17,8 @@ mod catalog;
 mod gateways;
 mod mcp;
 mod plugins;
+mod usage;
+mod webhooks;
 
 pub use auth::{AuthSettings, OidcSettings, RoleSettings, ScimSettings, SecureCookies};
 pub use catalog::CatalogSettings;
@@ -24,6 +26,8 @@ pub(crate) use gateways::check as check_gateways;
 pub use gateways::{Every, GatewaySettings, HumaneDuration, KeyProvisioning};
 pub use mcp::McpSettings;
 pub use plugins::{PluginSettings, PluginsConfig, PublisherConfig};
+pub use usage::UsageSettings;
+pub use webhooks::WebhookSettings;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -61,6 +65,10 @@ pub struct Config {
     pub mcp: McpSettings,
     /// What the audit log records besides changes and sign-ins.
     pub audit: AuditSettings,
+    /// How apps' webhooks are delivered: destinations, retries, links.
+    pub webhooks: WebhookSettings,
+    /// How long usage is kept, and how often gateways are asked for theirs.
+    pub usage: UsageSettings,
 }
 
 impl Default for Config {
@@ -81,6 +89,8 @@ impl Default for Config {
             tryit: crate::tryit::TrySettings::default(),
             mcp: McpSettings::default(),
             audit: AuditSettings::default(),
+            webhooks: WebhookSettings::default(),
+            usage: UsageSettings::default(),
         }
     }
 }
@@ -204,6 +214,8 @@ impl Config {
             toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))?;
         gateways::check(&config.gateways)?;
         config.mcp.check()?;
+        config.webhooks.check()?;
+        config.usage.check()?;
         Ok(config)
     }
 

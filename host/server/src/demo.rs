@@ -115,6 +115,7 @@ pub fn seed_products(db: &Database) -> anyhow::Result<()> {
                 quota: Some(1000),
                 quota_period: QuotaPeriod::Day,
                 approval: Approval::Auto,
+                billing: Some("billing-standard/free".into()),
             },
             PlanDraft {
                 name: "pro".into(),
@@ -125,6 +126,7 @@ pub fn seed_products(db: &Database) -> anyhow::Result<()> {
                 quota: Some(100_000),
                 quota_period: QuotaPeriod::Month,
                 approval: Approval::Manual,
+                billing: Some("billing-standard/tiered".into()),
             },
         ] {
             products::create_plan(&conn, product.id, &plan)
@@ -159,6 +161,7 @@ pub fn gateway(listening: SocketAddr) -> GatewaySettings {
         keys: crate::config::KeyProvisioning::None,
         config,
         secrets: Default::default(),
+        usage_token: None,
     }
 }
 

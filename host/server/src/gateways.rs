@@ -47,6 +47,8 @@ pub struct Gateway {
     instance: Mutex<Option<Arc<PluginInstance>>>,
     /// Held while it syncs.
     running: tokio::sync::Mutex<()>,
+    /// The token its log plugin pushes usage with, resolved.
+    usage_token: Option<String>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -60,6 +62,11 @@ impl std::fmt::Debug for Gateway {
 }
 
 impl Gateway {
+    /// The token its log plugin pushes usage with; none: pushes are refused.
+    pub fn usage_token(&self) -> Option<&str> {
+        self.usage_token.as_deref()
+    }
+
     /// Its connector's instance for this gateway, on the version of the
     /// plugin that serves now.
     pub fn instance(&self, plugins: &Registry) -> Result<Arc<PluginInstance>, String> {
@@ -110,6 +117,12 @@ impl Gateways {
                 grant,
                 instance: Mutex::new(None),
                 running: tokio::sync::Mutex::new(()),
+                usage_token: settings
+                    .usage_token
+                    .as_deref()
+                    .map(crate::config::resolve_secret)
+                    .transpose()
+                    .with_context(|| format!("{at}.usage_token"))?,
             };
             gateway
                 .instance(plugins)

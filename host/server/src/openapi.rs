@@ -42,6 +42,9 @@ impl utoipa::Modify for AdminToken {
         let mut scheme = Http::new(HttpAuthScheme::Bearer);
         scheme.description = Some("The `admin_token` of the portal's configuration".into());
         components.add_security_scheme("admin_token", SecurityScheme::Http(scheme));
+        let mut usage = Http::new(HttpAuthScheme::Bearer);
+        usage.description = Some("A gateway's `usage_token` (`[[gateways]]`), for pushing its usage".into());
+        components.add_security_scheme("usage_token", SecurityScheme::Http(usage));
         use utoipa::openapi::security::{ApiKey, ApiKeyValue};
         components.add_security_scheme(
             "session",
@@ -65,8 +68,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(identity_api::router())
         .merge(gateways_api::router())
         .merge(crate::apps_api::router())
+        .merge(crate::webhooks_api::router())
         .merge(crate::products_api::router())
         .merge(crate::verify_api::router())
+        .merge(crate::usage_api::router())
+        .merge(crate::billing_api::router())
         .merge(crate::tryit::router());
     document_access(router.get_openapi_mut());
     router

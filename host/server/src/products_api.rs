@@ -215,7 +215,7 @@ async fn delete_product(
     security(("admin_token" = []), ("session" = [])),
     responses(
         (status = 201, description = "The plan", body = Plan),
-        (status = 400, description = "A malformed body, name or limit", body = Problem, content_type = PROBLEM),
+        (status = 400, description = "A malformed body, name or limit, or an unknown billing plan", body = Problem, content_type = PROBLEM),
         (status = 401, description = "Not signed in", body = Problem, content_type = PROBLEM),
         (status = 403, description = "Not the product's owner or an admin", body = Problem, content_type = PROBLEM),
         (status = 404, description = "No such product the caller may see", body = Problem, content_type = PROBLEM),
@@ -226,6 +226,7 @@ async fn create_plan(
     ApiPath(name): ApiPath<String>,
     JsonBody(draft): JsonBody<PlanDraft>,
 ) -> Result<(StatusCode, Json<Plan>), ApiError> {
+    crate::billing::check_reference(&state, draft.billing.as_deref()).await?;
     let checker = caller.clone();
     let target = format!("product:{name}");
     let plan = with_db(&state, move |conn| {
@@ -252,7 +253,7 @@ async fn create_plan(
     security(("admin_token" = []), ("session" = [])),
     responses(
         (status = 200, description = "The plan", body = Plan),
-        (status = 400, description = "A malformed body or limit, or a different name", body = Problem, content_type = PROBLEM),
+        (status = 400, description = "A malformed body or limit, a different name, or an unknown billing plan", body = Problem, content_type = PROBLEM),
         (status = 401, description = "Not signed in", body = Problem, content_type = PROBLEM),
         (status = 403, description = "Not the product's owner or an admin", body = Problem, content_type = PROBLEM),
         (status = 404, description = "No such product or plan", body = Problem, content_type = PROBLEM)))]
@@ -268,6 +269,7 @@ async fn update_plan(
             draft.name
         )));
     }
+    crate::billing::check_reference(&state, draft.billing.as_deref()).await?;
     let checker = caller.clone();
     let target = format!("product:{name}");
     let plan = with_db(&state, move |conn| {

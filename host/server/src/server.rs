@@ -192,6 +192,10 @@ pub struct Server {
     gateway_schedules: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
     /// Deletes keys that stopped working from their gateways.
     key_sweeper: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+    /// Sends apps' webhooks.
+    webhooks: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+    /// Usage retention, pulls from gateways, invoices.
+    usage_upkeep: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
 }
 
 impl Server {
@@ -241,6 +245,16 @@ impl Server {
         let (stop_sweeper, stopped) = oneshot::channel::<()>();
         let key_sweeper = crate::apps::provision::spawn_sweeper(state.clone(), stopped)
             .map(|handle| (stop_sweeper, handle));
+        let (stop_webhooks, stopped) = oneshot::channel::<()>();
+        let webhooks = Some((
+            stop_webhooks,
+            crate::webhooks::dispatch::spawn(state.clone(), stopped),
+        ));
+        let (stop_upkeep, stopped) = oneshot::channel::<()>();
+        let usage_upkeep = Some((
+            stop_upkeep,
+            crate::usage::upkeep::spawn(state.clone(), stopped),
+        ));
         let watch = state.config().plugins.watch_interval_ms;
         let watcher = (watch > 0).then(|| {
             let (stop, stopped) = oneshot::channel::<()>();
@@ -269,6 +283,8 @@ impl Server {
             watcher,
             gateway_schedules,
             key_sweeper,
+            webhooks,
+            usage_upkeep,
         })
     }
 
@@ -282,6 +298,8 @@ impl Server {
             self.watcher.take(),
             self.gateway_schedules.take(),
             self.key_sweeper.take(),
+            self.webhooks.take(),
+            self.usage_upkeep.take(),
         ]
         .into_iter()
         .flatten()

@@ -8,7 +8,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use portico_catalog::{CatalogStore, Database};
 use portico_runtime::{Registry, Runtime};
 
-use crate::apps::usage::UsageLog;
+use crate::usage::UsageLog;
 use crate::apps::verify::Verifier;
 use crate::branding::Branding;
 use crate::config::Config;
@@ -19,6 +19,7 @@ use crate::identity::Identity;
 use crate::identity::access::AdminToken;
 use crate::identity::request_log::RequestLog;
 use crate::scim::ScimToken;
+use crate::webhooks::Waker;
 
 /// What start-up resolves for guarded and outbound work: the admin token and
 /// the catalogue's URL reader. The default grants nothing.
@@ -60,6 +61,8 @@ struct Inner {
     request_log: RequestLog,
     /// API keys checked for gateways, with their usage recorded.
     verifier: Verifier,
+    /// Wakes the webhook dispatcher.
+    webhooks: Waker,
 }
 
 impl AppState {
@@ -90,7 +93,8 @@ impl AppState {
                 locations: tokio::sync::Mutex::new(()),
                 docs: DocsService::default(),
                 request_log: RequestLog::start(db_for_log.clone(), &audit),
-                verifier: Verifier::new(db_for_log.clone(), UsageLog::start(db_for_log)),
+                verifier: Verifier::new(db_for_log.clone(), UsageLog::start(&db_for_log)),
+                webhooks: Waker::default(),
             }),
         }
     }
@@ -118,6 +122,11 @@ impl AppState {
     /// Checks API keys and records their usage.
     pub fn verifier(&self) -> &Verifier {
         &self.inner.verifier
+    }
+
+    /// Wakes the webhook dispatcher when the changelog may have grown.
+    pub fn webhooks(&self) -> &Waker {
+        &self.inner.webhooks
     }
 
     /// The catalogue.

@@ -26,7 +26,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::apps::keys::{ApiKey, Environment};
-use crate::apps::usage::{Source, UsageEvent};
+use crate::usage::{Source, UsageEvent};
 use crate::apps::verify::{Denial, Target};
 use crate::fetch::{FetchError, FetchLimits, HttpClient};
 use crate::identity::{Caller, audit};

@@ -6,12 +6,14 @@
 //! nothing on a page names Portico or shows its logo.
 
 mod api_access;
+mod app_webhook;
 mod approvals;
 mod apps;
 mod assets;
 mod auth;
 mod catalog;
 mod changelog;
+mod dashboard;
 mod directory;
 mod docs;
 mod entity;
@@ -58,10 +60,12 @@ pub fn router() -> Router<AppState> {
         .merge(docs::router())
         .merge(tryit::router())
         .merge(changelog::router())
+        .merge(dashboard::router())
         .merge(assets::router())
         .merge(auth::router())
         .merge(oidc::router())
         .merge(apps::router())
+        .merge(app_webhook::router())
         .merge(api_access::router())
         .merge(approvals::router())
         // After the access layer: the header's links depend on the caller.

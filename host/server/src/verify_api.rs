@@ -22,7 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::apps::keys::Environment;
-use crate::apps::usage::Source;
+use crate::usage::Source;
 use crate::apps::verify::{Denial, Grant, Target};
 use crate::problem::Problem;
 use crate::state::AppState;

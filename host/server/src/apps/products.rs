@@ -119,6 +119,8 @@ pub struct Plan {
     pub quota_period: QuotaPeriod,
     /// Who decides subscriptions.
     pub approval: Approval,
+    /// The billing plan that prices its usage, `<billing plugin>/<plan id>`.
+    pub billing: Option<String>,
 }
 
 /// A product: APIs offered together, with plans.
@@ -214,6 +216,11 @@ pub struct PlanDraft {
     /// `auto` (the default) or `manual`.
     #[serde(default = "auto")]
     pub approval: Approval,
+    /// The billing plan that prices its usage, `<billing plugin>/<plan id>`
+    /// (`billing-standard/tiered`); none: not billed.
+    #[serde(default)]
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]*/[A-Za-z0-9._-]+$")]
+    pub billing: Option<String>,
 }
 
 fn one_second() -> u64 {
@@ -465,8 +472,8 @@ fn query(
     Ok(products)
 }
 
-const PLAN_COLUMNS: &str =
-    "id, name, title, description, rate_limit, rate_period_secs, quota, quota_period, approval";
+const PLAN_COLUMNS: &str = "id, name, title, description, rate_limit, rate_period_secs, quota,
+    quota_period, approval, billing";
 
 /// A product's plans, by name.
 pub fn plans(conn: &Connection, product_id: i64) -> Result<Vec<Plan>, rusqlite::Error> {
@@ -505,6 +512,7 @@ fn plan_row_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Plan> {
         } else {
             Approval::Auto
         },
+        billing: r.get(at + 9)?,
     })
 }
 
@@ -518,8 +526,8 @@ pub fn create_plan(
     owner_of(conn, product_id)?;
     let inserted = conn.execute(
         "INSERT INTO plans (product_id, name, title, description, rate_limit, rate_period_secs,
-                            quota, quota_period, approval)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                            quota, quota_period, approval, billing)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             product_id,
             draft.name,
@@ -530,6 +538,7 @@ pub fn create_plan(
             draft.quota.map(|v| v as i64),
             draft.quota_period.as_str(),
             draft.approval.as_str(),
+            draft.billing,
         ],
     );
     match inserted {
@@ -549,7 +558,7 @@ pub fn update_plan(conn: &Connection, plan_id: i64, draft: &PlanDraft) -> Result
     draft.check()?;
     let changed = conn.execute(
         "UPDATE plans SET title = ?2, description = ?3, rate_limit = ?4, rate_period_secs = ?5,
-                          quota = ?6, quota_period = ?7, approval = ?8
+                          quota = ?6, quota_period = ?7, approval = ?8, billing = ?9
          WHERE id = ?1",
         params![
             plan_id,
@@ -560,6 +569,7 @@ pub fn update_plan(conn: &Connection, plan_id: i64, draft: &PlanDraft) -> Result
             draft.quota.map(|v| v as i64),
             draft.quota_period.as_str(),
             draft.approval.as_str(),
+            draft.billing,
         ],
     )?;
     if changed == 0 {
@@ -596,6 +606,7 @@ mod tests {
             quota: Some(1000),
             quota_period: QuotaPeriod::Day,
             approval: Approval::Auto,
+            billing: None,
         }
     }
 

@@ -396,6 +396,7 @@ mod tests {
             quota: None,
             quota_period: QuotaPeriod::Day,
             approval,
+            billing: None,
         };
         let free = products::create_plan(&conn, product.id, &plan("free", Approval::Auto)).unwrap();
         let pro = products::create_plan(&conn, product.id, &plan("pro", Approval::Manual)).unwrap();

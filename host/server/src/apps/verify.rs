@@ -19,7 +19,7 @@ use subtle::ConstantTimeEq;
 use super::keys::{ApiKey, Environment};
 use super::products::QuotaPeriod;
 use super::routes::Routes;
-use super::usage::{Source, UsageEvent, UsageLog, now_ms};
+use crate::usage::{Source, UsageEvent, UsageLog, now_ms};
 use crate::identity::now_secs;
 
 /// How long a cached key is trusted before it is read again.
@@ -521,7 +521,7 @@ impl Verifier {
         if counter.period.load(Ordering::Acquire) != start {
             let db = self.db.clone();
             let stored = tokio::task::spawn_blocking(move || {
-                super::usage::quota_used(&db, subscription, start)
+                crate::usage::log::quota_used(&db.conn(), subscription, start)
             })
             .await
             .map_err(|_| Denial::Unavailable)?

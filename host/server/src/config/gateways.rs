@@ -56,6 +56,10 @@ pub struct GatewaySettings {
     /// gateway's calls only.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+    /// The bearer token its log plugin sends to push usage to
+    /// `/api/v1/gateways/<name>/usage` (`env:VARIABLE` or `file:/path`);
+    /// none: pushed usage is refused.
+    pub usage_token: Option<String>,
 }
 
 /// Which keys a gateway receives.

@@ -35,8 +35,9 @@ pub enum Need {
     SignedIn,
     /// A role that grants this permission.
     Permission(&'static str),
-    /// An API key, which the route checks itself (`/api/v1/keys/verify`):
-    /// the bearer token there is no portal credential, so no actor is looked
+    /// A credential the route checks itself: an API key at
+    /// `/api/v1/keys/verify`, a gateway's usage token where it pushes usage.
+    /// The bearer token there is no portal credential, so no actor is looked
     /// up and the request is metered as usage rather than audited.
     Key,
 }
@@ -228,6 +229,11 @@ pub const RULES: &[Rule] = &[
     api("POST", "/api/v1/apps/{id}/keys", APPS),
     api("DELETE", "/api/v1/apps/{id}/keys/{key_id}", APPS),
     api("POST", "/api/v1/apps/{id}/keys/{key_id}/rotate", APPS),
+    api("GET", "/api/v1/apps/{id}/webhook", APPS),
+    api("PUT", "/api/v1/apps/{id}/webhook", APPS),
+    api("DELETE", "/api/v1/apps/{id}/webhook", APPS),
+    api("POST", "/api/v1/apps/{id}/webhook/rotate-secret", APPS),
+    api("GET", "/api/v1/apps/{id}/webhook/deliveries", APPS),
     // Products: read as the catalogue is; changed by their owners and admins
     // (checked by the handlers), decided likewise.
     api("GET", "/api/v1/products", READ),
@@ -240,6 +246,13 @@ pub const RULES: &[Rule] = &[
     api("GET", "/api/v1/subscriptions", PRODUCTS),
     api("POST", "/api/v1/subscriptions/{id}/approve", PRODUCTS),
     api("POST", "/api/v1/subscriptions/{id}/reject", PRODUCTS),
+    // Usage: each caller reads what their view allows (checked by the handler).
+    api("GET", "/api/v1/usage", APPS),
+    api("GET", "/api/v1/usage/sources", Need::Permission(GATEWAYS_READ)),
+    api("GET", "/api/v1/invoices", APPS),
+    api("GET", "/api/v1/invoices/current", APPS),
+    // A gateway pushing its logs, with its usage token (checked by the handler).
+    api("POST", "/api/v1/gateways/{name}/usage", Need::Key),
     // Key verification for gateways.
     api("GET", "/api/v1/keys/verify", Need::Key),
     api("POST", "/api/v1/keys/verify", Need::Key),
@@ -276,6 +289,7 @@ pub const RULES: &[Rule] = &[
     page("GET", "/changelog.atom", READ),
     // My apps: each caller reaches their own apps only (checked by the handlers).
     page("GET", "/apps", APPS),
+    page("GET", "/dashboard", APPS),
     page("POST", "/apps", APPS),
     page("GET", "/apps/{id}", APPS),
     page("POST", "/apps/{id}/delete", APPS),
@@ -288,6 +302,9 @@ pub const RULES: &[Rule] = &[
     page("POST", "/apps/{id}/keys", APPS),
     page("POST", "/apps/{id}/keys/{key_id}/rotate", APPS),
     page("POST", "/apps/{id}/keys/{key_id}/revoke", APPS),
+    page("POST", "/apps/{id}/webhook", APPS),
+    page("POST", "/apps/{id}/webhook/delete", APPS),
+    page("POST", "/apps/{id}/webhook/rotate-secret", APPS),
     page("POST", "/apis/{namespace}/{name}/access", APPS),
     page("GET", "/plugins", Need::Permission(PLUGINS_READ)),
     page("POST", "/plugins", Need::Permission(PLUGINS_MANAGE)),
@@ -731,6 +748,7 @@ mod tests {
     const PAGES: &[(&str, &str)] = &[
         ("GET", "/"),
         ("GET", "/apps"),
+        ("GET", "/dashboard"),
         ("POST", "/apps"),
         ("GET", "/apps/{id}"),
         ("POST", "/apps/{id}/delete"),
@@ -739,6 +757,9 @@ mod tests {
         ("POST", "/apps/{id}/keys"),
         ("POST", "/apps/{id}/keys/{key_id}/rotate"),
         ("POST", "/apps/{id}/keys/{key_id}/revoke"),
+        ("POST", "/apps/{id}/webhook"),
+        ("POST", "/apps/{id}/webhook/delete"),
+        ("POST", "/apps/{id}/webhook/rotate-secret"),
         ("POST", "/apis/{namespace}/{name}/access"),
         ("GET", "/admin/subscriptions"),
         ("POST", "/admin/subscriptions/{id}/approve"),

@@ -14,6 +14,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 use super::api_access::ProductOffer;
+use super::app_webhook::{self, WebhookSection};
 use super::{Chrome, ErrorPage, forbidden_page, render};
 use crate::apps::keys::{self, Environment, KeyDraft, KeyStatus, KeyView};
 use crate::apps::products;
@@ -234,6 +235,7 @@ struct AppPage {
     offers: Vec<ProductOffer>,
     flash: Flash,
     revealed: Option<Revealed>,
+    webhook: WebhookSection,
 }
 
 /// Every page here is someone's private business: not stored anywhere.
@@ -335,10 +337,11 @@ async fn app_response(
             .ok_or_else(|| AppsError::NotFound(format!("no app {id}")))?;
         let keys = keys::list(conn, id)?;
         let offers = products::list(conn, &reader.actor.audience())?;
-        Ok((view(app, keys), offers))
+        let webhook = app_webhook::section(conn, id)?;
+        Ok((view(app, keys), offers, webhook))
     })
     .await;
-    let (app, offers) = match loaded {
+    let (app, offers, webhook) = match loaded {
         Ok(found) => found,
         Err(error) => return failed(state, &error),
     };
@@ -353,6 +356,7 @@ async fn app_response(
             .collect(),
         flash,
         revealed,
+        webhook,
     };
     private(render(&page), status)
 }
