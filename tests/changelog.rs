@@ -404,3 +404,288 @@ async fn visitors_cannot_see_the_changelog_of_an_internal_api() {
     let log = json_get(&app, "/api/v1/apis/default/secret/changelog").await;
     assert_eq!(log["entries"][0]["version"], "1.0.0");
 }
+
+/// Posts `document` to the preview route as `session` (or the admin token when `None`).
+async fn post_diff(
+    app: &TestApp,
+    api: &str,
+    document: &str,
+    content_type: &str,
+    session: Option<&crate::identity::Session>,
+) -> reqwest::Response {
+    let request = client()
+        .post(format!("{}/api/v1/apis/default/{api}/diff", app.base))
+        .header(CONTENT_TYPE, content_type)
+        .body(document.to_owned());
+    let request = match session {
+        Some(s) => request
+            .header(COOKIE, s.header())
+            .header("x-csrf-token", &s.csrf),
+        None => request.bearer_auth(&app.admin_token),
+    };
+    request.send().await.unwrap()
+}
+
+/// Publishes pets 1.0.0 (pets and owners) only.
+async fn app_with_pets_1(catalog: CatalogSettings) -> TestApp {
+    let app = spawn_app(AppSpec {
+        catalog,
+        ..AppSpec::default()
+    })
+    .await;
+    let pets = descriptor("pets", "");
+    app.import_catalog(&[
+        ("pets-info.yaml", pets.as_str()),
+        (
+            "pets.yaml",
+            &openapi("Pets", "1.0.0", SERVER, &["pets", "owners"]),
+        ),
+    ])
+    .await;
+    app
+}
+
+#[tokio::test]
+async fn a_preview_says_what_publishing_a_document_would_do_and_publishes_nothing() {
+    let app = app_with_pets_1(CatalogSettings::default()).await;
+    add_user(&app, "owner", "api-owner");
+    let owner = sign_in(&app, "owner").await;
+
+    // A breaking minor version: published with a warning.
+    let unbumped = openapi("Pets", "1.1.0", SERVER, &["pets"]);
+    let response = post_diff(&app, "pets", &unbumped, "application/yaml", Some(&owner)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["api"], "api:default/pets", "{answer}");
+    assert_eq!(answer["against"], "1.0.0");
+    assert_eq!(answer["version"], "1.1.0");
+    assert_eq!(
+        (answer["breaking"].as_u64(), answer["non_breaking"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(answer["major_bump"], false);
+    assert_eq!(answer["policy"], "warn");
+    assert_eq!(answer["verdict"], "publish-with-warning");
+    assert_eq!(answer["changes"][0]["rule"], "path-removed");
+    assert_eq!(answer["changes"][0]["severity"], "breaking");
+    assert!(
+        answer["changes"][0]["location"]
+            .as_str()
+            .unwrap()
+            .contains("/owners"),
+        "{answer}"
+    );
+
+    // An addition, sent as JSON: safe.
+    let added: Value = yaml_as_json(&openapi(
+        "Pets",
+        "1.1.0",
+        SERVER,
+        &["pets", "owners", "toys"],
+    ));
+    let response = post_diff(&app, "pets", &added.to_string(), "application/json", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["verdict"], "publish", "{answer}");
+    assert_eq!(
+        (answer["breaking"].as_u64(), answer["non_breaking"].as_u64()),
+        (Some(0), Some(1))
+    );
+
+    // A major version may break.
+    let major = openapi("Pets", "2.0.0", SERVER, &["pets"]);
+    let answer: Value = post_diff(&app, "pets", &major, "application/yaml", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&answer["verdict"], &answer["major_bump"]),
+        (&json!("publish"), &json!(true))
+    );
+
+    // Garbage is a 400 problem saying where; another API is a 400; unknown names are 404s.
+    let response = post_diff(
+        &app,
+        "pets",
+        "openapi: 3.0.3\ninfo: [unclosed\n",
+        "application/yaml",
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.headers()[CONTENT_TYPE], "application/problem+json");
+    let problem: Value = response.json().await.unwrap();
+    assert!(problem["line"].is_u64(), "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be read"),
+        "{problem}"
+    );
+    let stores = openapi("Stores", "2.0.0", SERVER, &["stores"]);
+    let response = post_diff(&app, "pets", &stores, "application/yaml", None).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let response = post_diff(&app, "nope", &unbumped, "application/yaml", None).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let response = client()
+        .post(format!(
+            "{}/api/v1/apis/default/pets/diff?against=9.9.9",
+            app.base
+        ))
+        .bearer_auth(&app.admin_token)
+        .header(CONTENT_TYPE, "application/yaml")
+        .body(unbumped.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    // Visitors and developers may not.
+    let response = client()
+        .post(format!("{}/api/v1/apis/default/pets/diff", app.base))
+        .header(CONTENT_TYPE, "application/yaml")
+        .body(unbumped.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    add_user(&app, "dev", "developer");
+    let dev = sign_in(&app, "dev").await;
+    let response = post_diff(&app, "pets", &unbumped, "application/yaml", Some(&dev)).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // Nothing was published.
+    let api = json_get(&app, "/api/v1/apis/default/pets").await;
+    assert_eq!(api["latest_version"], "1.0.0", "{api}");
+}
+
+/// A YAML document as JSON.
+fn yaml_as_json(yaml: &str) -> Value {
+    let spec = portico_catalog::spec::ParsedSpec::parse(
+        yaml.as_bytes(),
+        &portico_catalog::spec::SpecHint::default(),
+    )
+    .unwrap();
+    spec.document().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_preview_under_refuse_says_publishing_would_be_refused() {
+    let app = app_with_pets_1(CatalogSettings {
+        breaking_changes: BreakingChanges::Refuse,
+        ..CatalogSettings::default()
+    })
+    .await;
+    let unbumped = openapi("Pets", "1.1.0", SERVER, &["pets"]);
+    let response = post_diff(&app, "pets", &unbumped, "application/yaml", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["policy"], "refuse", "{answer}");
+    assert_eq!(answer["verdict"], "refused");
+    let refusal = answer["refusal"].as_str().unwrap();
+    assert!(
+        refusal.contains("1 breaking change") && refusal.contains("breaking_changes"),
+        "{refusal}"
+    );
+}
+
+/// A `multipart/form-data` body: `csrf` first, then text fields, then an optional file.
+fn preview_form(csrf: &str, pasted: &str, file: Option<(&str, &str)>) -> (String, String) {
+    let boundary = "portico-test-boundary";
+    let mut body = String::new();
+    for (name, value) in [("csrf", csrf), ("pasted", pasted), ("against", "")] {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    let (filename, content) = file.unwrap_or(("", ""));
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"document\"; filename=\"{filename}\"\r\nContent-Type: application/yaml\r\n\r\n{content}\r\n--{boundary}--\r\n"
+    ));
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn the_preview_page_shows_the_verdict_of_an_uploaded_or_pasted_document() {
+    let app = app_with_pets_1(CatalogSettings::default()).await;
+    add_user(&app, "owner", "api-owner");
+    let owner = sign_in(&app, "owner").await;
+    let get = |path: &str, session: &crate::identity::Session| {
+        client()
+            .get(format!("{}{path}", app.base))
+            .header(COOKIE, session.header())
+            .send()
+    };
+
+    // Catalogue writers find it from the API page and the changelog; developers do not.
+    for page in ["/apis/default/pets", "/apis/default/pets/changelog"] {
+        let html = get(page, &owner).await.unwrap().text().await.unwrap();
+        assert!(
+            html.contains("href=\"/apis/default/pets/preview\""),
+            "{page}: {html}"
+        );
+    }
+    add_user(&app, "dev", "developer");
+    let dev = sign_in(&app, "dev").await;
+    let html = get("/apis/default/pets", &dev)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("/preview"), "{html}");
+    let response = get("/apis/default/pets/preview", &dev).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = get("/apis/default/pets/preview", &owner).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("enctype=\"multipart/form-data\""), "{html}");
+
+    let post = |content_type: String, body: String| {
+        client()
+            .post(format!("{}/apis/default/pets/preview", app.base))
+            .header(COOKIE, owner.header())
+            .header(CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+    };
+    // An uploaded file with a breaking change and no major bump.
+    let unbumped = openapi("Pets", "1.1.0", SERVER, &["pets"]);
+    let (content_type, body) = preview_form(&owner.csrf, "", Some(("pets.yaml", &unbumped)));
+    let response = post(content_type, body).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains(
+            "1 breaking change without a major version bump (1.0.0 → 1.1.0): publishing would warn."
+        ),
+        "{html}"
+    );
+    assert!(html.contains("/owners</code>"), "{html}");
+
+    // A pasted one that only adds.
+    let added = openapi("Pets", "1.1.0", SERVER, &["pets", "owners", "toys"]);
+    let (content_type, body) = preview_form(&owner.csrf, &added, None);
+    let html = post(content_type, body)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Publishing 1.1.0 is safe: 1 non-breaking change since 1.0.0."),
+        "{html}"
+    );
+
+    // Garbage says why, on the page; a form without its CSRF token changes nothing.
+    let (content_type, body) = preview_form(&owner.csrf, "openapi: [unclosed\n", None);
+    let response = post(content_type, body).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("cannot be read"), "{html}");
+    let (content_type, body) = preview_form("0", &added, None);
+    let response = post(content_type, body).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}

@@ -27,6 +27,7 @@ mod sandbox;
 mod scim;
 mod server;
 mod tryit;
+mod usage;
 mod verify;
 mod visibility;
 mod webhooks;

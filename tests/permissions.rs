@@ -81,6 +81,9 @@ fn expected(method: &str, route: &str) -> &'static str {
         {
             "OMT"
         }
+        // Previewing a publication is for those who publish.
+        ("POST", "/api/v1/apis/{namespace}/{name}/diff")
+        | ("GET" | "POST", "/apis/{namespace}/{name}/preview") => "OMT",
         (
             "GET",
             "/api/v1/changelog"
@@ -163,6 +166,8 @@ const PAGES: &[(&str, &str)] = &[
     ("GET", "/apis/{namespace}/{name}/changelog.atom"),
     ("GET", "/changelog"),
     ("GET", "/changelog.atom"),
+    ("GET", "/apis/{namespace}/{name}/preview"),
+    ("POST", "/apis/{namespace}/{name}/preview"),
 ];
 
 /// The SCIM routes (described by SCIM's own discovery, not /openapi.json).

@@ -21,6 +21,31 @@ pub enum BreakingChanges {
     Refuse,
 }
 
+/// What publishing a version does under `[catalog] breaking_changes`: decided by one function
+/// (`EntryDraft::verdict`) for publishing and for previewing a publication alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// It is published; nothing in it breaks clients without a major version bump.
+    Publish,
+    /// It is published, and its changelog entry warns of breaking changes without a major
+    /// version bump.
+    PublishWithWarning,
+    /// It is not published: breaking changes without a major version bump, under `refuse`.
+    Refused,
+}
+
+impl Verdict {
+    /// `publish`, `publish-with-warning` or `refused`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Publish => "publish",
+            Verdict::PublishWithWarning => "publish-with-warning",
+            Verdict::Refused => "refused",
+        }
+    }
+}
+
 /// What a changelog entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -130,17 +155,28 @@ impl EntryDraft {
         self.changes.iter().filter(|c| c.is_breaking()).count()
     }
 
-    /// Why [`BreakingChanges::Refuse`] refuses it, if it does.
-    pub(crate) fn refusal(&self, version: &str) -> Option<String> {
+    /// What publishing it does under `policy`.
+    pub(crate) fn verdict(&self, policy: BreakingChanges) -> Verdict {
+        let flagged = self.previous_version.is_some() && self.unbumped_breaking;
+        match (flagged, policy) {
+            (false, _) => Verdict::Publish,
+            (true, BreakingChanges::Warn) => Verdict::PublishWithWarning,
+            (true, BreakingChanges::Refuse) => Verdict::Refused,
+        }
+    }
+
+    /// Why `policy` refuses it, if it does ([`Verdict::Refused`]).
+    pub(crate) fn refusal(&self, version: &str, policy: BreakingChanges) -> Option<String> {
+        if self.verdict(policy) != Verdict::Refused {
+            return None;
+        }
         let previous = self.previous_version.as_deref()?;
-        self.unbumped_breaking.then(|| {
-            format!(
-                "version {version} has {} breaking change(s) since version {previous} without a \
-                 major version bump; publish it under a new major version, or set [catalog] \
-                 breaking_changes = \"warn\"",
-                self.breaking()
-            )
-        })
+        Some(format!(
+            "version {version} has {} breaking change(s) since version {previous} without a \
+             major version bump; publish it under a new major version, or set [catalog] \
+             breaking_changes = \"warn\"",
+            self.breaking()
+        ))
     }
 }
 
@@ -246,7 +282,7 @@ fn compare(old: &SpecDocument, new: &SpecDocument) -> Result<SpecDiff, DiffError
 
 /// Whether `new`'s major version is above `old`'s; `false` when either is not semver (the
 /// portal cannot tell, so breaking changes are flagged).
-fn major_bump(old: &str, new: &str) -> bool {
+pub(crate) fn major_bump(old: &str, new: &str) -> bool {
     match (lenient_semver(old), lenient_semver(new)) {
         (Some(old), Some(new)) => {
             // Before 1.0.0 the minor version is the one that may break (semver item 4).
@@ -336,7 +372,12 @@ mod tests {
             "{}",
             entry.generated
         );
-        let refusal = entry.refusal("v1.1").unwrap();
+        assert_eq!(
+            entry.verdict(BreakingChanges::Warn),
+            Verdict::PublishWithWarning
+        );
+        assert_eq!(entry.refusal("v1.1", BreakingChanges::Warn), None);
+        let refusal = entry.refusal("v1.1", BreakingChanges::Refuse).unwrap();
         assert!(
             refusal.contains("v1.1") && refusal.contains("1.0.0") && refusal.contains("1 breaking"),
             "{refusal}"
@@ -352,7 +393,8 @@ mod tests {
         );
         assert_eq!(entry.breaking(), 1);
         assert!(!entry.unbumped_breaking);
-        assert_eq!(entry.refusal("2.0.0"), None);
+        assert_eq!(entry.verdict(BreakingChanges::Refuse), Verdict::Publish);
+        assert_eq!(entry.refusal("2.0.0", BreakingChanges::Refuse), None);
         let added = version_entry(
             "1.1.0",
             &doc("1.1.0", TWO_PATHS),

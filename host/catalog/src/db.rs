@@ -477,7 +477,8 @@ const MIGRATIONS: &[M<'static>] = &[
     // each usage source sent and refused; billing plans on product plans,
     // and the invoices they issued (kept when an app is deleted).
     M::up(
-        "ALTER TABLE usage_events ADD COLUMN calls INTEGER NOT NULL DEFAULT 1;
+        "-- latency_us is -1 where a gateway reported no latency
+    ALTER TABLE usage_events ADD COLUMN calls INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE usage_events ADD COLUMN errors INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE usage_events ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
     CREATE TABLE usage_by_consumer (
@@ -511,6 +512,11 @@ const MIGRATIONS: &[M<'static>] = &[
         PRIMARY KEY (granularity, bucket_ms, api_ref, operation, status_class)
     ) WITHOUT ROWID;
     CREATE INDEX usage_by_operation_by_api ON usage_by_operation (api_ref, granularity, bucket_ms);
+    -- the last event the roll-ups cover (usage/writer.rs)
+    CREATE TABLE usage_rollup_watermark (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        event_id INTEGER NOT NULL
+    );
     CREATE TABLE usage_sources (
         source TEXT PRIMARY KEY,
         accepted INTEGER NOT NULL DEFAULT 0,

@@ -18,6 +18,7 @@ mod entity_ref;
 mod filter;
 mod import;
 mod kv;
+mod preview;
 mod read_cache;
 mod relations;
 mod search;
@@ -31,7 +32,9 @@ mod validate;
 mod versions;
 
 pub use audience::{Audience, PARTNER_GROUPS, VISIBILITIES, VISIBILITY};
-pub use changelog::{BreakingChanges, ChangelogEntry, Deprecation, EntryKind, LoggedChange};
+pub use changelog::{
+    BreakingChanges, ChangelogEntry, Deprecation, EntryKind, LoggedChange, Verdict,
+};
 pub use db::{Database, DbError};
 pub use descriptor::UrlReader;
 pub use entity::{
@@ -43,6 +46,7 @@ pub use import::{
     ImportOptions, ImportReport, Problem, Progress, ProgressFn, Stage, import_paths, import_urls,
 };
 pub use kv::SqliteKv;
+pub use preview::{PreviewError, PublishPreview, preview_publication, read_candidate};
 pub use relations::{DeclaredRelation, declared as declared_relations};
 pub use search::{OperationRow, SEARCH_FACETS, SearchHit, SearchQuery, SearchResults};
 pub use sqlite::SqliteStore;
@@ -59,5 +63,5 @@ pub use validate::{
 };
 pub use versions::{
     ApiVersion, Environment, PublishOutcome, SpecDocument, UNVERSIONED, VersionDetail,
-    VersionDraft, environments_from_spec,
+    VersionDraft, environments_from_spec, previous_version,
 };

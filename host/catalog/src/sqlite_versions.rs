@@ -10,12 +10,12 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::changelog::{self, BreakingChanges};
 use crate::search::OperationRow;
-use crate::spec::{VersionInfo, VersionLifecycle, lenient_semver};
+use crate::spec::{VersionInfo, VersionLifecycle};
 use crate::sqlite_changelog;
 use crate::store::CatalogError;
 use crate::versions::{
     ApiVersion, Environment, PublishOutcome, SpecDocument, VersionDetail, VersionDraft,
-    newest_first,
+    newest_first, previous_version,
 };
 
 /// Publishes each draft of one entity in order; returns whether anything changed.
@@ -94,8 +94,9 @@ pub(crate) fn publish(
         Some(s) if s.hash == draft.document.hash => None,
         _ => Some(changelog_entry(tx, entity_id, draft)?),
     };
-    if let (BreakingChanges::Refuse, Some(entry)) = (policy, &entry)
-        && let Some(refusal) = entry.refusal(&draft.version)
+    if let Some(refusal) = entry
+        .as_ref()
+        .and_then(|entry| entry.refusal(&draft.version, policy))
     {
         return Err(CatalogError::Invalid(refusal));
     }
@@ -199,29 +200,19 @@ pub(crate) fn publish(
     Ok(outcome)
 }
 
-/// The changelog entry of publishing `draft`: its diff against the newest
-/// version older than it (by semver where both read as semver, else the
-/// latest published other version).
+/// The changelog entry of publishing `draft`: its diff against
+/// [`previous_version`].
 fn changelog_entry(
     tx: &Transaction<'_>,
     entity_id: i64,
     draft: &VersionDraft,
 ) -> Result<changelog::EntryDraft, CatalogError> {
-    let mine = lenient_semver(&draft.version);
-    let others = versions(tx, entity_id)?
+    let stored: Vec<ApiVersion> = versions(tx, entity_id)?
         .into_iter()
         .map(|(_, v)| v)
-        .filter(|v| v.version != draft.version);
-    let previous = match &mine {
-        Some(mine) => others
-            .filter_map(|v| Some((lenient_semver(&v.version)?, v)))
-            .filter(|(semver, _)| semver < mine)
-            .max_by(|(a, _), (b, _)| a.cmp(b))
-            .map(|(_, v)| v),
-        None => others.max_by(|a, b| a.published_at.cmp(&b.published_at)),
-    };
-    let previous = match previous {
-        Some(v) => document(tx, &v.spec_hash)?.map(|doc| (v.version, doc)),
+        .collect();
+    let previous = match previous_version(&draft.version, &stored) {
+        Some(v) => document(tx, &v.spec_hash)?.map(|doc| (v.version.clone(), doc)),
         None => None,
     };
     Ok(changelog::version_entry(

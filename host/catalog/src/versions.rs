@@ -11,7 +11,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::search::OperationRow;
-use crate::spec::{ParsedSpec, SpecFormat, VersionInfo, VersionLifecycle, sort_versions};
+use crate::spec::{
+    ParsedSpec, SpecFormat, VersionInfo, VersionLifecycle, lenient_semver, sort_versions,
+};
 
 pub(crate) use read::{DefinitionFiles, read_entity};
 
@@ -150,6 +152,21 @@ pub(crate) fn newest_first<T>(items: Vec<T>, info: impl Fn(&T) -> VersionInfo) -
         .rev()
         .filter_map(|i| by_version.remove(&i.version))
         .collect()
+}
+
+/// The version publishing `version` is compared with: the newest other
+/// version older than it by semver when it reads as semver, else the latest
+/// published other version.
+pub fn previous_version<'a>(version: &str, versions: &'a [ApiVersion]) -> Option<&'a ApiVersion> {
+    let others = versions.iter().filter(|v| v.version != version);
+    match lenient_semver(version) {
+        Some(mine) => others
+            .filter_map(|v| Some((lenient_semver(&v.version)?, v)))
+            .filter(|(semver, _)| *semver < mine)
+            .max_by(|(a, _), (b, _)| a.cmp(b))
+            .map(|(_, v)| v),
+        None => others.max_by(|a, b| a.published_at.cmp(&b.published_at)),
+    }
 }
 
 fn media_type(format: SpecFormat, text: &str) -> &'static str {

@@ -6,7 +6,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use portico_catalog::{ChangelogEntry, Deprecation, EntityRef};
+use portico_catalog::{ChangelogEntry, Deprecation, EntityRef, LoggedChange};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -71,7 +71,7 @@ pub(crate) struct EntryView {
 
 /// One change between two versions.
 #[derive(Serialize, ToSchema)]
-struct ChangeView {
+pub(crate) struct ChangeView {
     /// The rule's stable id (docs/spec-diff.md).
     rule: String,
     /// `breaking` or `non-breaking`.
@@ -80,6 +80,17 @@ struct ChangeView {
     location: String,
     /// What changed.
     message: String,
+}
+
+impl From<LoggedChange> for ChangeView {
+    fn from(c: LoggedChange) -> Self {
+        ChangeView {
+            rule: c.rule,
+            severity: c.severity,
+            location: c.location,
+            message: c.message,
+        }
+    }
 }
 
 impl From<ChangelogEntry> for EntryView {
@@ -100,16 +111,7 @@ impl From<ChangelogEntry> for EntryView {
             edited_at: e.edited_at,
             generated_summary: e.generated,
             diff_error: e.diff_error,
-            changes: e
-                .changes
-                .into_iter()
-                .map(|c| ChangeView {
-                    rule: c.rule,
-                    severity: c.severity,
-                    location: c.location,
-                    message: c.message,
-                })
-                .collect(),
+            changes: e.changes.into_iter().map(ChangeView::from).collect(),
         }
     }
 }

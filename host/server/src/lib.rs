@@ -40,6 +40,7 @@ pub mod plugin_store;
 pub mod plugins_api;
 pub mod problem;
 pub mod products_api;
+pub mod publish_preview;
 pub mod query;
 pub mod scim;
 pub mod server;

@@ -43,7 +43,8 @@ impl utoipa::Modify for AdminToken {
         scheme.description = Some("The `admin_token` of the portal's configuration".into());
         components.add_security_scheme("admin_token", SecurityScheme::Http(scheme));
         let mut usage = Http::new(HttpAuthScheme::Bearer);
-        usage.description = Some("A gateway's `usage_token` (`[[gateways]]`), for pushing its usage".into());
+        usage.description =
+            Some("A gateway's `usage_token` (`[[gateways]]`), for pushing its usage".into());
         components.add_security_scheme("usage_token", SecurityScheme::Http(usage));
         use utoipa::openapi::security::{ApiKey, ApiKeyValue};
         components.add_security_scheme(
@@ -63,6 +64,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(catalog_api::router())
         .merge(apis_api::router())
         .merge(crate::changelog_api::router())
+        .merge(crate::publish_preview::router())
         .merge(locations_api::router())
         .merge(plugins_api::router())
         .merge(identity_api::router())

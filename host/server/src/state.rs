@@ -8,7 +8,6 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use portico_catalog::{CatalogStore, Database};
 use portico_runtime::{Registry, Runtime};
 
-use crate::usage::UsageLog;
 use crate::apps::verify::Verifier;
 use crate::branding::Branding;
 use crate::config::Config;
@@ -19,6 +18,7 @@ use crate::identity::Identity;
 use crate::identity::access::AdminToken;
 use crate::identity::request_log::RequestLog;
 use crate::scim::ScimToken;
+use crate::usage::UsageLog;
 use crate::webhooks::Waker;
 
 /// What start-up resolves for guarded and outbound work: the admin token and

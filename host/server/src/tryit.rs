@@ -26,12 +26,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::apps::keys::{ApiKey, Environment};
-use crate::usage::{Source, UsageEvent};
 use crate::apps::verify::{Denial, Target};
 use crate::fetch::{FetchError, FetchLimits, HttpClient};
 use crate::identity::{Caller, audit};
 use crate::problem::{JsonBody, Problem};
 use crate::state::AppState;
+use crate::usage::{Source, UsageEvent};
 use operations::TryOperation;
 use outbound::DeclaredServer;
 

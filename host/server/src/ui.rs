@@ -20,6 +20,7 @@ mod entity;
 mod gateways;
 mod oidc;
 mod plugins;
+mod publish_preview;
 mod tryit;
 
 use askama::Template;
@@ -60,6 +61,7 @@ pub fn router() -> Router<AppState> {
         .merge(docs::router())
         .merge(tryit::router())
         .merge(changelog::router())
+        .merge(publish_preview::router())
         .merge(dashboard::router())
         .merge(assets::router())
         .merge(auth::router())

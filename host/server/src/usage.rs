@@ -11,5 +11,6 @@ pub mod scope;
 pub mod sketch;
 pub mod upkeep;
 pub mod widgets;
+pub mod writer;
 
 pub use log::{Source, UsageEvent, UsageLog, UsageRecord, now_ms};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
@@ -40,7 +40,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(usage))
         .routes(routes!(sources))
-        .routes(routes!(push))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(push))
+                .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES)),
+        )
 }
 
 /// The query of `GET /api/v1/usage`.
@@ -328,7 +332,7 @@ pub(crate) fn parse_time(text: &str, what: &str) -> Result<i64, ApiError> {
 }
 
 /// An RFC 3339 time, UTC, to the second.
-pub(crate) fn rfc3339(ms: i64) -> String {
+pub fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)

@@ -22,10 +22,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::apps::keys::Environment;
-use crate::usage::Source;
 use crate::apps::verify::{Denial, Grant, Target};
 use crate::problem::Problem;
 use crate::state::AppState;
+use crate::usage::Source;
 
 /// The route.
 pub const VERIFY: &str = "/api/v1/keys/verify";

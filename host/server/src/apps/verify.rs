@@ -19,8 +19,8 @@ use subtle::ConstantTimeEq;
 use super::keys::{ApiKey, Environment};
 use super::products::QuotaPeriod;
 use super::routes::Routes;
-use crate::usage::{Source, UsageEvent, UsageLog, now_ms};
 use crate::identity::now_secs;
+use crate::usage::{Source, UsageEvent, UsageLog, now_ms};
 
 /// How long a cached key is trusted before it is read again.
 pub const KEY_TTL: Duration = Duration::from_secs(5);

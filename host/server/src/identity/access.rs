@@ -147,6 +147,12 @@ pub const RULES: &[Rule] = &[
         Need::Permission(CATALOG_WRITE),
     ),
     api("GET", "/api/v1/changelog", READ),
+    // Previewing a publication: what an import would publish, for those who publish.
+    api(
+        "POST",
+        "/api/v1/apis/{namespace}/{name}/diff",
+        Need::Permission(CATALOG_WRITE),
+    ),
     api(
         "PUT",
         "/api/v1/apis/{namespace}/{name}/versions/{version}/deprecation",
@@ -248,7 +254,11 @@ pub const RULES: &[Rule] = &[
     api("POST", "/api/v1/subscriptions/{id}/reject", PRODUCTS),
     // Usage: each caller reads what their view allows (checked by the handler).
     api("GET", "/api/v1/usage", APPS),
-    api("GET", "/api/v1/usage/sources", Need::Permission(GATEWAYS_READ)),
+    api(
+        "GET",
+        "/api/v1/usage/sources",
+        Need::Permission(GATEWAYS_READ),
+    ),
     api("GET", "/api/v1/invoices", APPS),
     api("GET", "/api/v1/invoices/current", APPS),
     // A gateway pushing its logs, with its usage token (checked by the handler).
@@ -287,6 +297,16 @@ pub const RULES: &[Rule] = &[
     page("GET", "/apis/{namespace}/{name}/changelog.atom", READ),
     page("GET", "/changelog", READ),
     page("GET", "/changelog.atom", READ),
+    page(
+        "GET",
+        "/apis/{namespace}/{name}/preview",
+        Need::Permission(CATALOG_WRITE),
+    ),
+    page(
+        "POST",
+        "/apis/{namespace}/{name}/preview",
+        Need::Permission(CATALOG_WRITE),
+    ),
     // My apps: each caller reaches their own apps only (checked by the handlers).
     page("GET", "/apps", APPS),
     page("GET", "/dashboard", APPS),
@@ -780,6 +800,8 @@ mod tests {
         ("GET", "/apis/{namespace}/{name}/changelog.atom"),
         ("GET", "/changelog"),
         ("GET", "/changelog.atom"),
+        ("GET", "/apis/{namespace}/{name}/preview"),
+        ("POST", "/apis/{namespace}/{name}/preview"),
         ("GET", "/plugins"),
         ("POST", "/plugins"),
         ("POST", "/plugins/{id}/enable"),

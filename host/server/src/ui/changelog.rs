@@ -18,6 +18,7 @@ use super::{Chrome, render};
 use crate::changelog_api::{MAX_LIMIT, visible_changelog};
 use crate::changelog_feed::{ATOM, Feed, anchor, atom, changelog_path, entry_html, entry_title};
 use crate::identity::Caller;
+use crate::identity::roles::CATALOG_WRITE;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -43,6 +44,8 @@ struct ChangelogPage {
     feed_href: String,
     /// Whether entries name their API (the portal's changelog).
     portal: bool,
+    /// The API's publication preview, for those who may write the catalogue.
+    preview_href: Option<String>,
     entries: Vec<EntryRow>,
 }
 
@@ -129,6 +132,10 @@ async fn api_page(
             api_href: Some(entity_href(&api)),
             title,
             portal: false,
+            preview_href: caller
+                .actor
+                .can(CATALOG_WRITE)
+                .then(|| super::publish_preview::preview_path(&api.namespace, &api.name)),
             entries: entries.iter().map(EntryRow::new).collect(),
         }),
         Ok(None) => not_found(&state),
@@ -148,6 +155,7 @@ async fn portal_page(
             api_href: None,
             feed_href: "/changelog.atom".to_owned(),
             portal: true,
+            preview_href: None,
             entries: entries.iter().map(EntryRow::new).collect(),
         }),
         Err(error) => error.into_response(),

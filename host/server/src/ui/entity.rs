@@ -19,6 +19,7 @@ use serde_json::Value;
 use super::catalog::{Badge, entity_href, short_ref};
 use super::{Chrome, error_page, render};
 use crate::identity::Caller;
+use crate::identity::roles::CATALOG_WRITE;
 use crate::state::AppState;
 
 /// Routes of the entity pages.
@@ -248,6 +249,8 @@ struct ApiPage {
     docs_href: Option<String>,
     /// The products offering the API, and how the reader gets a key.
     access: super::api_access::Access,
+    /// The publication preview, for those who may write the catalogue.
+    preview_href: Option<String>,
 }
 
 /// One version in the API page's list.
@@ -465,6 +468,10 @@ async fn api_page(
             .collect(),
         docs_href,
         access: super::api_access::Access::for_api(&state, &caller, &me).await,
+        preview_href: caller
+            .actor
+            .can(CATALOG_WRITE)
+            .then(|| super::publish_preview::preview_path(&me.namespace, &me.name)),
     })
 }
 

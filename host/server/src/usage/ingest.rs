@@ -43,6 +43,7 @@ impl GatewayIndex {
             credentials.insert(reference, ids);
         }
         let mut apis = HashMap::new();
+        // The catalogue stores kinds lowercase.
         let mut statement = conn.prepare_cached(
             "SELECT namespace, name, json_extract(body, '$.metadata.annotations.\"' || ?2 || '\"')
              FROM entities

@@ -1,33 +1,23 @@
-//! The usage writer: every call the portal sees (a key verification, a
-//! try-it or sandbox call) and every window of calls a gateway reports is
-//! appended to `usage_events` and added to the roll-ups, per minute, hour
-//! and day, in the same transaction, so dashboards are current within a
-//! batch. The quota counters that verification keeps in memory are written
-//! through to `quota_usage` on the way.
+//! Usage records and the log they are sent to: every call the portal sees
+//! (a key verification, a try-it or sandbox call) and every window of calls
+//! a gateway reports.
 //!
-//! The request path never waits: records go through a bounded channel to one
-//! writer thread with its own connection, which writes them in batches; a
-//! batch grows while the previous one is written, so the writer keeps up by
-//! writing fewer, larger transactions. When the channel is full a record is
+//! The request path never waits: records go through a bounded channel to
+//! one writer thread (`writer.rs`). When the channel is full a record is
 //! dropped and counted in `portico_usage_dropped_total` (the in-memory quota
 //! still counts it).
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use portico_catalog::Database;
 use rusqlite::{Connection, params};
 
-use super::rollup::Rollups;
-use super::sketch;
+use super::writer::Writer;
 
 /// Records waiting for the writer, at most.
-const QUEUE: usize = 131_072;
-/// Records written per transaction, at most.
-const BATCH: usize = 32_768;
-/// How long records gather between batches while they keep coming.
-const GATHER: Duration = Duration::from_millis(10);
+const QUEUE: usize = 262_144;
 
 /// Where usage was seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +33,18 @@ pub enum Source {
 }
 
 impl Source {
+    /// A stored name read back; none for a name no source has.
+    pub fn parse(name: &str) -> Option<Source> {
+        match name {
+            "verify" => Some(Source::Verify),
+            "try-it" => Some(Source::TryIt),
+            "sandbox" => Some(Source::Sandbox),
+            _ => name
+                .strip_prefix("gateway:")
+                .map(|g| Source::Gateway(Arc::from(g))),
+        }
+    }
+
     /// The name stored with the event and shown per source.
     pub fn name(&self) -> String {
         match self {
@@ -159,10 +161,10 @@ impl UsageLog {
         let path = db.path().to_owned();
         let started = std::thread::Builder::new()
             .name("usage-log".into())
-            .spawn(move || match writer_connection(&path) {
-                Ok(conn) => write_batches(conn, &receiver),
+            .spawn(move || match Writer::open(&path) {
+                Ok(writer) => writer.run(&receiver),
                 Err(error) => {
-                    tracing::error!(%error, "cannot open the usage writer's connection; usage goes unrecorded");
+                    tracing::error!(%error, "cannot open the usage writer; usage goes unrecorded");
                 }
             });
         if let Err(error) = started {
@@ -186,105 +188,6 @@ impl UsageLog {
             Err(TrySendError::Disconnected(_)) => {}
         }
     }
-}
-
-/// The writer's own connection: a long batch holds the database's write
-/// lock, never the shared connection every request reads through.
-pub(crate) fn writer_connection(path: &std::path::Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    sketch::register_sql_merge(&conn)?;
-    Ok(conn)
-}
-
-fn write_batches(mut conn: Connection, receiver: &Receiver<UsageRecord>) {
-    let mut batch = Vec::with_capacity(BATCH);
-    // Parked in `recv` only while idle. Under load the writer sleeps and then
-    // drains what gathered: a sender finds no receiver parked and wakes
-    // nobody. Waking it for every event (a futex call and a context switch
-    // per verification) was the largest single cost of verifying keys.
-    while let Ok(first) = receiver.recv() {
-        batch.push(first);
-        loop {
-            std::thread::sleep(GATHER);
-            batch.extend(receiver.try_iter().take(BATCH - batch.len()));
-            if batch.is_empty() {
-                break;
-            }
-            if let Err(error) = write(&mut conn, &batch) {
-                let calls = batch.iter().map(|r| r.calls).sum();
-                metrics::counter!("portico_usage_dropped_total").increment(calls);
-                tracing::error!(%error, records = batch.len(), "cannot write usage");
-            }
-            batch.clear();
-        }
-    }
-}
-
-/// Writes one batch: the events, their roll-ups and quota counts, at once.
-pub(crate) fn write(conn: &mut Connection, batch: &[UsageRecord]) -> Result<(), rusqlite::Error> {
-    let mut quotas: std::collections::HashMap<(i64, i64), u64> = Default::default();
-    let mut first_calls: std::collections::HashMap<i64, i64> = Default::default();
-    let mut rollups = Rollups::default();
-    for record in batch {
-        if let Some(counter) = record.quota {
-            *quotas.entry(counter).or_default() += record.calls;
-        }
-        if let Some(app) = record.app_id
-            && record.status / 100 == 2
-        {
-            let first = first_calls.entry(app).or_insert(record.at_ms);
-            *first = (*first).min(record.at_ms);
-        }
-        rollups.add(record);
-    }
-    let tx = conn.transaction()?;
-    {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO usage_events (at_ms, source, key_id, app_id, api_ref, operation, status,
-                 latency_us, calls, errors, bytes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?;
-        for r in batch {
-            insert.execute(params![
-                r.at_ms,
-                r.source.name(),
-                r.key_id,
-                r.app_id,
-                r.api_ref.as_deref(),
-                r.operation.as_deref(),
-                r.status,
-                r.latency_us.map_or(0, |l| l as i64),
-                r.calls as i64,
-                r.errors as i64,
-                r.bytes as i64
-            ])?;
-        }
-        rollups.write(&tx)?;
-        let mut first_call = tx.prepare_cached(
-            "UPDATE apps SET first_call_at = ?2 WHERE id = ?1 AND (first_call_at IS NULL OR first_call_at > ?2)",
-        )?;
-        for (app, at_ms) in first_calls {
-            first_call.execute(params![app, at_ms])?;
-        }
-        let mut count = tx.prepare_cached(
-            "INSERT INTO quota_usage (subscription_id, period_start, used) VALUES (?1, ?2, ?3)
-             ON CONFLICT (subscription_id, period_start) DO UPDATE SET used = used + excluded.used",
-        )?;
-        for ((subscription, period), n) in quotas {
-            // A subscription deleted meanwhile has nothing left to count.
-            match count.execute(params![subscription, period, n as i64]) {
-                Err(rusqlite::Error::SqliteFailure(f, _))
-                    if f.code == rusqlite::ErrorCode::ConstraintViolation => {}
-                other => {
-                    other?;
-                }
-            }
-        }
-    }
-    tx.commit()
 }
 
 /// The stored count of a quota counter.

@@ -139,13 +139,21 @@ pub fn run(conn: &Connection, query: &UsageQuery) -> rusqlite::Result<Vec<Series
     if scope_is_empty(&query.scope) {
         return Ok(Vec::new());
     }
+    // An app scope is the outer loop of a join, so each app is read along
+    // the primary key (app, granularity, time); as `app_id IN (...)` the
+    // planner would take the time index and read every app's rows.
+    let mut source = table.to_owned();
+    let mut scope_values = Vec::new();
     let in_list;
     match &query.scope {
         Scope::All => {}
         Scope::Apps(ids) => {
-            in_list = format!("app_id IN ({})", placeholders(ids.len()));
-            filters.push(&in_list);
-            values.extend(ids.iter().map(|&id| Value::Integer(id)));
+            source = format!(
+                "(VALUES {}) AS scope CROSS JOIN {table}",
+                vec!["(?)"; ids.len()].join(", ")
+            );
+            filters.push("app_id = scope.column1");
+            scope_values.extend(ids.iter().map(|&id| Value::Integer(id)));
         }
         Scope::Apis(refs) => {
             in_list = format!("api_ref IN ({})", placeholders(refs.len()));
@@ -166,14 +174,17 @@ pub fn run(conn: &Connection, query: &UsageQuery) -> rusqlite::Result<Vec<Series
         values.push(Value::Text(api.clone()));
     }
     let filter = filters.join(" AND ");
+    // The scope's values come first: they are bound in the FROM clause.
+    scope_values.append(&mut values);
+    let values = scope_values;
     // Sums are SQLite's; sketches can only be merged row by row.
     let sql = if query.latency {
         format!(
-            "SELECT bucket_ms, {group}, calls, errors, bytes, latency FROM {table} WHERE {filter}"
+            "SELECT bucket_ms, {group}, calls, errors, bytes, latency FROM {source} WHERE {filter}"
         )
     } else {
         format!(
-            "SELECT bucket_ms, {group}, sum(calls), sum(errors), sum(bytes), NULL FROM {table}
+            "SELECT bucket_ms, {group}, sum(calls), sum(errors), sum(bytes), NULL FROM {source}
              WHERE {filter} GROUP BY 1, 2"
         )
     };
@@ -198,10 +209,8 @@ pub fn run(conn: &Connection, query: &UsageQuery) -> rusqlite::Result<Vec<Series
         bucket.errors += row.get::<_, i64>(3)? as u64;
         bucket.bytes += row.get::<_, i64>(4)? as u64;
         if let rusqlite::types::ValueRef::Blob(blob) = row.get_ref(5)? {
-            // A row written by this version always decodes; skip one that does not.
-            if let Ok(sketch) = LatencySketch::decode(blob) {
-                bucket.latency.merge(&sketch);
-            }
+            // A row written by this version always decodes; one that does not adds nothing.
+            let _ = bucket.latency.merge_encoded(blob);
         }
     }
     let mut series: Vec<Series> = groups
@@ -273,7 +282,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::usage::log::{Source, UsageRecord, write, writer_connection};
+    use crate::usage::log::{Source, UsageRecord};
+    use crate::usage::writer::{Writer, write};
 
     fn call(
         at_ms: i64,
@@ -314,11 +324,11 @@ mod tests {
     }
 
     /// Two apps, two APIs, three hours; app 1's calls are slower.
-    fn seeded() -> (tempfile::TempDir, rusqlite::Connection) {
+    fn seeded() -> (tempfile::TempDir, Writer) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("portico.db");
         portico_catalog::Database::open(&path).unwrap();
-        let mut conn = writer_connection(&path).unwrap();
+        let mut writer = Writer::open(&path).unwrap();
         let hour = 3_600_000;
         let mut batch = Vec::new();
         for i in 0..300i64 {
@@ -333,16 +343,17 @@ mod tests {
             batch.push(call(at, app, api, "GET /x", status, 1000.0 * app as f64));
         }
         // Two batches: the second merges into the rows the first wrote.
-        write(&mut conn, &batch[..100]).unwrap();
-        write(&mut conn, &batch[100..]).unwrap();
-        (dir, conn)
+        write(&mut writer, &batch[..100]).unwrap();
+        write(&mut writer, &batch[100..]).unwrap();
+        (dir, writer)
     }
 
     #[test]
     fn roll_ups_sum_every_call_at_every_granularity() {
-        let (_dir, conn) = seeded();
+        let (_dir, writer) = seeded();
+        let conn = writer.conn();
         for granularity in Granularity::ALL {
-            let series = run(&conn, &query(Scope::All, granularity, Dimension::None)).unwrap();
+            let series = run(conn, &query(Scope::All, granularity, Dimension::None)).unwrap();
             assert_eq!(series.len(), 1);
             let s = &series[0];
             assert_eq!(s.calls(), 300, "{granularity:?}");
@@ -361,15 +372,16 @@ mod tests {
 
     #[test]
     fn percentiles_come_from_merged_sketches() {
-        let (_dir, conn) = seeded();
-        let series = run(&conn, &query(Scope::All, Granularity::Day, Dimension::App)).unwrap();
+        let (_dir, writer) = seeded();
+        let conn = writer.conn();
+        let series = run(conn, &query(Scope::All, Granularity::Day, Dimension::App)).unwrap();
         let by_app: HashMap<&str, &Series> = series.iter().map(|s| (s.group.as_str(), s)).collect();
         let p50 = |app: &str| by_app[app].buckets[0].latency.quantile(0.5).unwrap();
         assert!((p50("1") - 1000.0).abs() <= 10.0, "{}", p50("1"));
         assert!((p50("2") - 2000.0).abs() <= 20.0, "{}", p50("2"));
         // Half the calls at 1 ms and half at 2 ms: the whole p99 is 2 ms.
         let whole = run(
-            &conn,
+            conn,
             &query(Scope::All, Granularity::Hour, Dimension::None),
         )
         .unwrap();
@@ -382,15 +394,16 @@ mod tests {
 
     #[test]
     fn scopes_and_filters_narrow_what_is_read() {
-        let (_dir, conn) = seeded();
+        let (_dir, writer) = seeded();
+        let conn = writer.conn();
         let mine = run(
-            &conn,
+            conn,
             &query(Scope::Apps(vec![1]), Granularity::Day, Dimension::None),
         )
         .unwrap();
         assert_eq!(mine[0].calls(), 150);
         let owned = run(
-            &conn,
+            conn,
             &query(
                 Scope::Apis(vec!["api:default/a".into()]),
                 Granularity::Day,
@@ -400,7 +413,7 @@ mod tests {
         .unwrap();
         assert_eq!((owned[0].group.as_str(), owned[0].calls()), ("GET /x", 100));
         let by_class = run(
-            &conn,
+            conn,
             &query(Scope::All, Granularity::Day, Dimension::StatusClass),
         )
         .unwrap();
@@ -410,14 +423,14 @@ mod tests {
             .collect();
         assert_eq!(classes, [("2xx", 270), ("5xx", 30)]);
         let nobody = run(
-            &conn,
+            conn,
             &query(Scope::Apps(vec![]), Granularity::Day, Dimension::None),
         )
         .unwrap();
         assert!(nobody.is_empty());
         let mut one_key = query(Scope::All, Granularity::Hour, Dimension::Key);
         one_key.key = Some(20);
-        let keyed = run(&conn, &one_key).unwrap();
+        let keyed = run(conn, &one_key).unwrap();
         assert_eq!(
             (keyed.len(), keyed[0].group.as_str(), keyed[0].calls()),
             (1, "20", 150)

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::ingest::{self, GatewayIndex};
-use super::log::{Source, now_ms, writer_connection};
+use super::log::{Source, now_ms};
 use crate::config::UsageSettings;
 use crate::gateways::Gateway;
 use crate::state::AppState;
@@ -143,7 +143,8 @@ pub fn apply_retention(
     settings: &UsageSettings,
     now: i64,
 ) -> rusqlite::Result<usize> {
-    let conn = writer_connection(path)?;
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
     let before = |days: u32| now - i64::from(days) * DAY_MS;
     let mut deleted = 0;
     if settings.events_retention_days > 0 {
@@ -169,7 +170,8 @@ pub fn apply_retention(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::usage::log::{UsageRecord, write};
+    use crate::usage::log::UsageRecord;
+    use crate::usage::writer::{Writer, write};
 
     #[test]
     fn each_granularity_is_kept_as_long_as_configured() {
@@ -191,8 +193,9 @@ mod tests {
             bytes: 0,
             quota: None,
         };
-        let mut conn = writer_connection(&path).unwrap();
-        write(&mut conn, &[record(1), record(5), record(50)]).unwrap();
+        let mut writer = Writer::open(&path).unwrap();
+        write(&mut writer, &[record(1), record(5), record(50)]).unwrap();
+        let conn = writer.conn();
         let settings = UsageSettings {
             events_retention_days: 3,
             minute_retention_days: 3,
