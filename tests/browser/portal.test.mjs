@@ -692,6 +692,25 @@ describe('a developer with a key on the demo portal', () => {
     await page.close();
   });
 
+  test('the dashboard charts the first call, readable without JavaScript, with the billing period so far', async () => {
+    const { page, errors } = await open(developer.context, `${portal.url}/`);
+    await press(page, page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Dashboard' }));
+    assert.equal(await page.title(), 'My usage – Portico');
+    // Each chart is an image drawn by the widget plugin, its text alternative the chart's own description.
+    const calls = page.getByRole('img', { name: /^Calls over time:/ });
+    assert.match(await calls.getAttribute('alt'), /\b1 call\b/);
+    for (const name of [/^Calls over time:/, /^Latency percentiles:/, /^Errors by status:/, /^Quota used:/]) {
+      const chart = page.getByRole('img', { name });
+      assert.equal(await chart.count(), 1, `${name} is drawn`);
+      assert.ok(await chart.evaluate((img) => img.complete && img.naturalWidth > 0), `${name} loads`);
+    }
+    const billing = page.getByRole('table', { name: /Running totals/ });
+    assert.match(await billing.innerText(), /pet-store · free[\s\S]*Free tier[\s\S]*0\.00 EUR/);
+    assert.deepEqual(errors, []);
+    await screenshot(page, 'dashboard.png');
+    await page.close();
+  });
+
   test('on My apps a developer asks for a manual plan, the owner approves it, and a production key is created, rotated and revoked', async () => {
     const { page, errors } = await open(developer.context, `${portal.url}/`);
     await press(page, page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'My apps' }));
