@@ -29,6 +29,7 @@ pub enum Scope {
     Copy,
     PartialEq,
     Eq,
+    Hash,
     Default,
     serde::Deserialize,
     serde::Serialize,
@@ -380,11 +381,7 @@ mod tests {
         assert!((p50("1") - 1000.0).abs() <= 10.0, "{}", p50("1"));
         assert!((p50("2") - 2000.0).abs() <= 20.0, "{}", p50("2"));
         // Half the calls at 1 ms and half at 2 ms: the whole p99 is 2 ms.
-        let whole = run(
-            conn,
-            &query(Scope::All, Granularity::Hour, Dimension::None),
-        )
-        .unwrap();
+        let whole = run(conn, &query(Scope::All, Granularity::Hour, Dimension::None)).unwrap();
         let mut merged = LatencySketch::default();
         for b in &whole[0].buckets {
             merged.merge(&b.latency);

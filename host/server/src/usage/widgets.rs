@@ -6,6 +6,8 @@
 //! (`data:` URL): nothing in it can run or reach the page, and its own
 //! description becomes the image's text alternative.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -49,6 +51,7 @@ pub async fn panels(
     now_ms: i64,
 ) -> Vec<Panel> {
     let mut panels = Vec::new();
+    let memo = Memo::default();
     for plugin in state.plugins().of_world(World::AnalyticsWidget) {
         let descriptors = match plugin.describe_widgets().await {
             Ok(descriptors) => descriptors,
@@ -61,7 +64,7 @@ pub async fn panels(
             .into_iter()
             .filter(|d| d.audiences.contains(&audience))
         {
-            let request = match series_for(state, scope, &descriptor, now_ms).await {
+            let request = match series_for(state, scope, &descriptor, now_ms, &memo).await {
                 Ok((series, quota_limit)) => RenderRequest {
                     widget_id: descriptor.id.clone(),
                     series,
@@ -127,22 +130,89 @@ fn svg_desc(svg: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
+/// One page's query results, by query: charts over the same buckets share them.
+#[derive(Clone, Default)]
+struct Memo(Arc<Mutex<HashMap<MemoKey, Vec<Series>>>>);
+
+#[derive(PartialEq, Eq, Hash)]
+struct MemoKey {
+    granularity: Granularity,
+    from_ms: i64,
+    to_ms: i64,
+    group_by: Dimension,
+    latency: bool,
+}
+
+impl Memo {
+    /// The query's result, run once per page.
+    fn run(&self, conn: &Connection, query: &UsageQuery) -> rusqlite::Result<Vec<Series>> {
+        let key = MemoKey {
+            granularity: query.granularity,
+            from_ms: query.from_ms,
+            to_ms: query.to_ms,
+            group_by: query.group_by,
+            latency: query.latency,
+        };
+        let mut results = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = results.get(&key) {
+            return Ok(found.clone());
+        }
+        let mut found = query::run(conn, query)?;
+        query::label(conn, query.group_by, &mut found)?;
+        results.insert(key, found.clone());
+        Ok(found)
+    }
+
+    /// Totals without latencies are the status classes summed: the errors
+    /// chart's query serves the calls chart too.
+    fn totals(&self, conn: &Connection, query: &UsageQuery) -> rusqlite::Result<Vec<Series>> {
+        let by_class = UsageQuery {
+            group_by: Dimension::StatusClass,
+            ..query.clone()
+        };
+        let mut sums: HashMap<i64, query::Bucket> = HashMap::new();
+        for series in self.run(conn, &by_class)? {
+            for b in series.buckets {
+                let sum = sums.entry(b.at_ms).or_insert_with(|| query::Bucket {
+                    at_ms: b.at_ms,
+                    ..query::Bucket::default()
+                });
+                sum.calls += b.calls;
+                sum.errors += b.errors;
+                sum.bytes += b.bytes;
+            }
+        }
+        if sums.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut buckets: Vec<query::Bucket> = sums.into_values().collect();
+        buckets.sort_by_key(|b| b.at_ms);
+        Ok(vec![Series {
+            group: String::new(),
+            label: String::new(),
+            buckets,
+        }])
+    }
+}
+
 /// The series a widget's query asks for, and the quota limit when one applies.
 async fn series_for(
     state: &AppState,
     scope: &Scope,
     descriptor: &Descriptor,
     now_ms: i64,
+    memo: &Memo,
 ) -> Result<(Vec<widget::Series>, Option<u64>), rusqlite::Error> {
     let db = state.db().clone();
     let scope = scope.clone();
     let wanted = descriptor.query.clone();
+    let memo = memo.clone();
     tokio::task::spawn_blocking(move || {
         let conn = db.conn();
         if wanted.metrics.contains(&Metric::QuotaUsed) {
             return quota_series(&conn, &scope, now_ms);
         }
-        Ok((usage_series(&conn, scope, &wanted, now_ms)?, None))
+        Ok((usage_series(&conn, scope, &wanted, now_ms, &memo)?, None))
     })
     .await
     .unwrap_or_else(|e| {
@@ -156,6 +226,7 @@ fn usage_series(
     scope: Scope,
     wanted: &widget::UsageQuery,
     now_ms: i64,
+    memo: &Memo,
 ) -> rusqlite::Result<Vec<widget::Series>> {
     let granularity = match wanted.granularity {
         WGranularity::Minute => Granularity::Minute,
@@ -189,8 +260,11 @@ fn usage_series(
             )
         }),
     };
-    let mut found = query::run(conn, &query)?;
-    query::label(conn, group_by, &mut found)?;
+    let mut found = if group_by == Dimension::None && !query.latency {
+        memo.totals(conn, &query)?
+    } else {
+        memo.run(conn, &query)?
+    };
     if let Some(top) = wanted.top {
         found.truncate(top as usize);
     }
@@ -333,6 +407,57 @@ mod tests {
         assert_eq!(svg_desc(svg).as_deref(), Some("1,234 calls & 5 errors"));
         assert_eq!(svg_desc("<svg></svg>"), None);
         assert_eq!(svg_desc("<svg><desc>   </desc></svg>"), None);
+    }
+
+    #[test]
+    fn totals_from_the_status_classes_equal_the_totals_query() {
+        use crate::usage::log::{Source, UsageRecord};
+        use crate::usage::writer::{Writer, write};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portico.db");
+        portico_catalog::Database::open(&path).unwrap();
+        let mut writer = Writer::open(&path).unwrap();
+        let call = |at_ms: i64, status: u16| UsageRecord {
+            at_ms,
+            source: Source::Verify,
+            key_id: Some(1),
+            app_id: Some(1),
+            api_ref: Some(Arc::from("api:default/a")),
+            operation: None,
+            status,
+            calls: 1,
+            errors: u64::from(status >= 400),
+            latency_us: Some(100.0),
+            bytes: 5,
+            quota: None,
+        };
+        let hour = 3_600_000;
+        write(
+            &mut writer,
+            &[call(10, 200), call(20, 500), call(hour + 1, 404)],
+        )
+        .unwrap();
+        let query = UsageQuery {
+            scope: Scope::All,
+            app: None,
+            key: None,
+            api: None,
+            from_ms: 0,
+            to_ms: 2 * hour,
+            granularity: Granularity::Hour,
+            group_by: Dimension::None,
+            latency: false,
+        };
+        let direct = query::run(writer.conn(), &query).unwrap();
+        let shared = Memo::default().totals(writer.conn(), &query).unwrap();
+        let sums = |s: &[Series]| -> Vec<(i64, u64, u64, u64)> {
+            s[0].buckets
+                .iter()
+                .map(|b| (b.at_ms, b.calls, b.errors, b.bytes))
+                .collect()
+        };
+        assert_eq!(sums(&shared), [(0, 2, 1, 10), (hour, 1, 1, 5)]);
+        assert_eq!(sums(&shared), sums(&direct));
     }
 
     #[test]
