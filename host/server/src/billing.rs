@@ -167,7 +167,7 @@ pub struct Line {
     pub amount: i64,
 }
 
-/// The currency a billing plan prices in: its base fee's, else its first tier's.
+/// The currency a billing plan prices in: its base fee's, else its first tier's; none for a plan without a price.
 fn plan_currency(plan: &BillingPlan) -> Option<&str> {
     plan.base_fee
         .as_ref()
@@ -283,9 +283,8 @@ async fn price(
         let plugin = plugin(state, plugin_id).ok_or_else(|| {
             format!("billing plugin `{plugin_id}` is not installed or is disabled")
         })?;
-        let currency = plan.and_then(plan_currency).ok_or_else(|| {
-            format!("billing plugin `{plugin_id}` offers no priced plan `{plan_id}`")
-        })?;
+        let plan =
+            plan.ok_or_else(|| format!("billing plugin `{plugin_id}` offers no plan `{plan_id}`"))?;
         let db = state.db().clone();
         let for_usage = billed.clone();
         let usage =
@@ -304,7 +303,13 @@ async fn price(
             .rate(&request)
             .await
             .map_err(|e| format!("the billing plugin failed: {e}"))?;
-        check_lines(&lines, currency)
+        // A plan without a price (a free tier) prices in its lines' currency;
+        // with no lines either, the zero invoice is in XXX, ISO 4217's "no currency".
+        let currency = plan_currency(plan)
+            .or_else(|| lines.first().map(|l| l.amount.currency.as_str()))
+            .unwrap_or("XXX")
+            .to_owned();
+        check_lines(&lines, &currency)
             .map_err(|why| format!("the billing plugin's invoice was refused: {why}"))
     }
     .await;
