@@ -283,11 +283,10 @@ fn check_key(
     key: i64,
 ) -> Result<i64, AppsError> {
     let key_app = keys::app_of(conn, key)?;
-    if app.is_some_and(|app| app != key_app) {
-        return Err(AppsError::NotFound(format!(
-            "no key {key} in app {}",
-            app.unwrap_or(0)
-        )));
+    if let Some(app) = app
+        && app != key_app
+    {
+        return Err(AppsError::NotFound(format!("no key {key} in app {app}")));
     }
     check_app(conn, scope, key_app).map_err(|_| AppsError::NotFound(format!("no key {key}")))
 }

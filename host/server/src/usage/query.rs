@@ -22,6 +22,17 @@ pub enum Scope {
     Apis(Vec<String>),
 }
 
+impl Scope {
+    /// Whether it covers no call at all (no apps, or no APIs).
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Scope::All => false,
+            Scope::Apps(ids) => ids.is_empty(),
+            Scope::Apis(refs) => refs.is_empty(),
+        }
+    }
+}
+
 /// How a series is broken down.
 #[derive(
     Debug,
@@ -137,7 +148,7 @@ pub fn run(conn: &Connection, query: &UsageQuery) -> rusqlite::Result<Vec<Series
         Value::Integer(query.granularity.bucket(query.from_ms)),
         Value::Integer(query.to_ms),
     ];
-    if scope_is_empty(&query.scope) {
+    if query.scope.is_empty() {
         return Ok(Vec::new());
     }
     // An app scope is the outer loop of a join, so each app is read along
@@ -232,14 +243,6 @@ pub fn run(conn: &Connection, query: &UsageQuery) -> rusqlite::Result<Vec<Series
             .then_with(|| a.group.cmp(&b.group))
     });
     Ok(series)
-}
-
-fn scope_is_empty(scope: &Scope) -> bool {
-    match scope {
-        Scope::All => false,
-        Scope::Apps(ids) => ids.is_empty(),
-        Scope::Apis(refs) => refs.is_empty(),
-    }
 }
 
 fn placeholders(n: usize) -> String {

@@ -336,6 +336,9 @@ fn quota_series(
     scope: &Scope,
     now_ms: i64,
 ) -> rusqlite::Result<(Vec<widget::Series>, Option<u64>)> {
+    if scope.is_empty() {
+        return Ok((Vec::new(), None));
+    }
     let (filter, values): (String, Vec<rusqlite::types::Value>) = match scope {
         Scope::All => ("1".into(), Vec::new()),
         Scope::Apps(ids) => (
@@ -350,11 +353,6 @@ fn quota_series(
             refs.iter().map(|r| r.clone().into()).collect(),
         ),
     };
-    if matches!(scope, Scope::Apps(v) if v.is_empty())
-        || matches!(scope, Scope::Apis(v) if v.is_empty())
-    {
-        return Ok((Vec::new(), None));
-    }
     let mut statement = conn.prepare(&format!(
         "SELECT s.id, a.name, p.name, pl.name, pl.quota, pl.quota_period
          FROM subscriptions s JOIN apps a ON a.id = s.app_id JOIN plans pl ON pl.id = s.plan_id
